@@ -1,0 +1,48 @@
+//! x86_64: the entry point and the `syscall` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with %rsp 16-byte aligned, pointing at argc. `call` pushes a
+// return address, leaving the 8-mod-16 alignment the SysV ABI promises a callee.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "mov rdi, rsp",
+    "call {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10;
+    // the result comes back in rax and the instruction clobbers rcx and r11.
+    unsafe {
+        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, in("r10") d, lateout("rcx") _, lateout("r11") _, options(nostack));
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe {
+        asm!("syscall", in("rax") libc::SYS_exit_group, in("rdi") code, options(noreturn, nostack))
+    }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = libc::EM_X86_64;
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 0;

@@ -1,0 +1,122 @@
+//! The first bytes of the image: an ELF file header and its one program header.
+//!
+//! The linker writes the image flat (`--oformat=binary`, see src/link.ld), so this
+//! static *is* the file's header. One read+execute PT_LOAD maps the whole file, which
+//! is all the kernel's ELF loader needs: no section headers (only tools read those), no
+//! PT_GNU_STACK (a 64-bit ELF gets a non-executable stack without one), no interpreter.
+//! The fields that depend on the link (entry point, load address, size) are relocations
+//! the linker resolves; the rest are constants.
+
+use libc::{
+    EI_NIDENT, ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ET_EXEC, EV_CURRENT, PF_R, PF_X, PT_LOAD,
+};
+
+unsafe extern "C" {
+    /// The arch's entry point.
+    fn _start() -> !;
+    /// Defined by src/link.ld: its *address* is the image's length in bytes.
+    static __pausle_size: u8;
+}
+
+#[cfg(target_pointer_width = "64")]
+const CLASS: u8 = libc::ELFCLASS64;
+#[cfg(target_endian = "little")]
+const DATA: u8 = libc::ELFDATA2LSB;
+#[cfg(target_endian = "big")]
+const DATA: u8 = libc::ELFDATA2MSB;
+
+/// Elf64_Ehdr followed by Elf64_Phdr, with the address-sized fields as pointers so the
+/// linker can fill them in.
+#[repr(C)]
+struct Header {
+    ident: [u8; EI_NIDENT],
+    kind: u16,
+    machine: u16,
+    version: u32,
+    entry: unsafe extern "C" fn() -> !,
+    phoff: usize,
+    shoff: usize,
+    flags: u32,
+    ehsize: u16,
+    phentsize: u16,
+    phnum: u16,
+    shentsize: u16,
+    shnum: u16,
+    shstrndx: u16,
+    load: Phdr,
+}
+
+#[cfg(target_pointer_width = "64")]
+#[repr(C)]
+struct Phdr {
+    kind: u32,
+    flags: u32,
+    offset: usize,
+    vaddr: *const Header,
+    paddr: *const Header,
+    filesz: *const u8,
+    memsz: *const u8,
+    align: usize,
+}
+
+#[cfg(target_pointer_width = "64")]
+type Ehdr = libc::Elf64_Ehdr;
+#[cfg(target_pointer_width = "64")]
+type LibcPhdr = libc::Elf64_Phdr;
+
+// The layout must be the ABI's to the byte; libc's own structs are the reference.
+const _: () = assert!(size_of::<Header>() == size_of::<Ehdr>() + size_of::<LibcPhdr>());
+const _: () = assert!(core::mem::offset_of!(Header, load) == size_of::<Ehdr>());
+
+// SAFETY: read by the kernel from the file, never through this static at run time.
+unsafe impl Sync for Header {}
+
+/// The largest page size of any arch we ship (64 KiB on arm64 and ppc64le kernels): a
+/// segment whose file offset and address agree modulo it maps on all of them.
+const MAX_PAGE: usize = 0x1_0000;
+
+#[used]
+#[unsafe(link_section = ".pausle.header")]
+static HEADER: Header = Header {
+    ident: [
+        ELFMAG0,
+        ELFMAG1,
+        ELFMAG2,
+        ELFMAG3,
+        CLASS,
+        DATA,
+        EV_CURRENT as u8,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ],
+    kind: ET_EXEC,
+    machine: crate::arch::ELF_MACHINE,
+    version: EV_CURRENT,
+    entry: _start,
+    phoff: size_of::<Ehdr>(),
+    shoff: 0,
+    flags: crate::arch::ELF_FLAGS,
+    ehsize: size_of::<Ehdr>() as u16,
+    phentsize: size_of::<LibcPhdr>() as u16,
+    phnum: 1,
+    shentsize: 0,
+    shnum: 0,
+    shstrndx: 0,
+    load: Phdr {
+        kind: PT_LOAD,
+        flags: PF_R | PF_X,
+        offset: 0,
+        vaddr: &raw const HEADER,
+        paddr: &raw const HEADER,
+        filesz: &raw const __pausle_size,
+        memsz: &raw const __pausle_size,
+        align: MAX_PAGE,
+    },
+};
