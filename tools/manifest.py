@@ -1,0 +1,53 @@
+"""The single table: pausle's targets and budgets, read from Cargo.toml.
+
+Cargo.toml's [package.metadata.pausle] is the one place the arches and budgets are
+written down; the flake reads it with builtins.fromTOML, CI and the tools here through
+this module (or its command line). Standard library only.
+"""
+
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def metadata(cargo_toml: Path = ROOT / "Cargo.toml") -> dict:
+    with open(cargo_toml, "rb") as f:
+        return tomllib.load(f)["package"]["metadata"]["pausle"]
+
+
+def targets() -> list[dict]:
+    return metadata()["targets"]
+
+
+def target(key: str, value: str) -> dict:
+    """The one target whose `key` is `value`, e.g. target("oci-arch", "arm64")."""
+    found = [t for t in targets() if t.get(key) == value]
+    if len(found) != 1:
+        raise SystemExit(f"no single target with {key} = {value!r}")
+    return found[0]
+
+
+def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
+    with open(cargo_toml, "rb") as f:
+        return tomllib.load(f)["package"]["version"]
+
+
+def main(argv: list[str]) -> int:
+    """`manifest.py FIELD...`: one line per target, its fields tab-separated (a
+    missing optional field prints as "-"). `manifest.py --get KEY`: one scalar of
+    [package.metadata.pausle] (or `version`)."""
+    if argv[:1] == ["--get"] and len(argv) == 2:
+        print(version() if argv[1] == "version" else metadata()[argv[1]])
+        return 0
+    if not argv or argv[0].startswith("-"):
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    for t in targets():
+        print("\t".join(str(t.get(f, "-")) for f in argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
