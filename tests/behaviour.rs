@@ -286,7 +286,12 @@ fn kill_term_1_from_inside_the_namespace_stops_it() {
         ])
         .status()
         .unwrap();
-    assert!(status.success(), "nsenter: {status}");
+    // When a namespace's init exits the kernel SIGKILLs everything left in it, so the
+    // shell may die with pausle before it exits on its own: either outcome is fine.
+    assert!(
+        status.success() || status.signal() == Some(SIGKILL),
+        "nsenter: {status}"
+    );
     let status = p.wait(PATIENCE);
     let took = sent.elapsed();
     assert!(status.success(), "{status}");

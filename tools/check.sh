@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The one test command (README "Test"): everything CI checks, in order. Stages can be
+# picked for a quicker loop: `tools/check.sh build suite`. Needs the tools .ci/run
+# installs (Debian bookworm's rustc-web, cargo-web, rust-web-src, rust-web-clippy,
+# lld-22, qemu-user-static, ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+out=${PAUSLE_OUT:-$root/target/out}
+export PAUSLE_OUT=$out
+
+# The musl targets build with Debian's toolchain and -Zbuild-std=core (it ships the
+# standard library's source; no prebuilt musl rust-std is needed). The flake builds
+# the same sources with fenix's prebuilt rust-std instead.
+std_cargo() { PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo "$@"; }
+build_std=(-Zbuild-std=core)
+
+field() { python3 tools/manifest.py "$@"; }
+host_arch=$(uname -m)
+
+say() { printf '\n== %s\n' "$*"; }
+
+stage_lint() {
+  say "format and lints"
+  cargo fmt --check
+  cargo clippy --all-targets -- -D warnings
+  local triple
+  for triple in $(field triple); do
+    std_cargo clippy -q --release "${build_std[@]}" --target "$triple" -- -D warnings
+  done
+}
+
+# Copies the work tree as git sees it (tracked and untracked-but-not-ignored files).
+copy_tree() {
+  mkdir -p "$1"
+  git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+    [ -e "$f" ] && printf '%s\0' "$f"
+  done | xargs -0 cp --parents -t "$1"
+}
+
+stage_build() {
+  say "build every target twice, from two checkout paths, and compare"
+  local tmp a b arch triple
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  a=$tmp/a
+  b=$tmp/second-checkout/at/another/depth
+  copy_tree "$a"
+  copy_tree "$b"
+  mkdir -p "$out"
+  while read -r arch triple; do
+    (cd "$a" && std_cargo build -q --release "${build_std[@]}" --target "$triple")
+    (cd "$b" && std_cargo build -q --release "${build_std[@]}" --target "$triple")
+    if ! cmp "$a/target/$triple/release/pausle" "$b/target/$triple/release/pausle"; then
+      echo "NOT REPRODUCIBLE: $triple differs between $a and $b" >&2
+      return 1
+    fi
+    cp "$a/target/$triple/release/pausle" "$out/pausle-$arch"
+    echo "$arch: $(stat -c %s "$out/pausle-$arch") bytes, identical across both builds"
+  done < <(field arch triple)
+}
+
+stage_budget() {
+  say "size budget"
+  local arch
+  python3 tools/budget.py $(for arch in $(field arch); do echo "$out/pausle-$arch"; done)
+}
+
+stage_suite() {
+  say "behaviour suite: host build"
+  cargo test --release
+  local arch qemu runner
+  while read -r arch qemu; do
+    runner=""
+    [ "$arch" = "$host_arch" ] || runner=qemu-$qemu-static
+    say "behaviour suite: $arch ${runner:+under $runner}"
+    PAUSLE_BIN=$out/pausle-$arch PAUSLE_RUNNER=$runner cargo test --release --test behaviour
+  done < <(field arch qemu)
+}
+
+all=(lint build budget suite)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
+for s in "${stages[@]}"; do
+  "stage_$s"
+done
+say "all checks passed: ${stages[*]}"

@@ -1,0 +1,170 @@
+"""Checks a pausle image archive; exits 1 on any failure.
+
+Usage: checkimage.py ARCHIVE --arch OCI_ARCH [--variant V] [--revision REV]
+
+One checker for every way the image is made: tools/mkimage.py's archive, `docker
+save`'s (Docker 20.10's legacy layout or newer Docker's OCI layout; both have a
+manifest.json naming the config and layers, which is all this reads) and nixpkgs'
+dockerTools.buildImage's .tar.gz. Compression is detected from the bytes.
+
+The archive must hold one image of one layer whose only file is /pausle (an entry
+for the root directory is tolerated): a static ELF for the arch (Cargo.toml's
+oci-arch -> arch), executable by anyone, owned by 0:0. The config must say
+linux/<arch>[/<variant>], run ["/pausle"] with no Cmd as 65535:65535, and carry the
+OCI source and version labels of Cargo.toml (and the revision, if --revision).
+No /nix/store reference may appear in the config or the layer, the layer's digest
+must be the config's diff_id, and the unpacked size (the layer's file bytes) must
+fit Cargo.toml's max-image-bytes. Standard library only.
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import posixpath
+import sys
+import tarfile
+from pathlib import Path
+
+from manifest import metadata, version
+from mkimage import ENTRYPOINT, USER, elf_machine, elf_problems, repository
+
+NIX_STORE = b"/nix/store"
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failed = 0
+
+    def check(self, ok: bool, what: str, detail: str = "") -> bool:
+        self.failed += not ok
+        print(f"{'ok  ' if ok else 'FAIL'}  {what}{': ' + detail if detail else ''}")
+        return ok
+
+
+def _gunzip(data: bytes) -> bytes:
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def _name(name: str) -> str:
+    """A tar member's path with any ./ or / prefix and trailing / removed."""
+    name = posixpath.normpath("/" + name).lstrip("/")
+    return name
+
+
+def _members(data: bytes) -> list[tuple[str, tarfile.TarInfo, bytes | None]]:
+    """Every member of a tar: normalised name, header, content if a regular file."""
+    out = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for info in tar:
+            f = tar.extractfile(info) if info.isreg() else None
+            out.append((_name(info.name), info, f.read() if f else None))
+    return out
+
+
+def check(archive: Path, arch: str, variant: str | None, revision: str | None) -> int:
+    r = Report()
+    print(f"checking {archive} for linux/{arch}{'/' + variant if variant else ''}")
+    files = {name: content for name, _, content in _members(_gunzip(archive.read_bytes()))}
+
+    def blob(path: str) -> bytes | None:
+        return files.get(_name(path))
+
+    raw_manifest = blob("manifest.json")
+    if not r.check(raw_manifest is not None, "archive has manifest.json"):
+        return 1
+    manifest = json.loads(raw_manifest)
+    if not r.check(
+        isinstance(manifest, list) and len(manifest) == 1,
+        "archive holds exactly one image",
+        f"{len(manifest)} in manifest.json",
+    ):
+        return 1
+    image = manifest[0]
+    print(f"      tags: {', '.join(image.get('RepoTags') or []) or '(none)'}")
+
+    raw_config = blob(image.get("Config", ""))
+    if not r.check(raw_config is not None, "config present", image.get("Config", "")):
+        return 1
+    digest = hashlib.sha256(raw_config).hexdigest()
+    stem = posixpath.basename(image["Config"]).removesuffix(".json")
+    if len(stem) == 64:
+        r.check(stem == digest, "config file named by its digest", f"sha256:{digest}")
+    config = json.loads(raw_config)
+    run = config.get("config") or {}
+    labels = run.get("Labels") or {}
+
+    layers = image.get("Layers") or []
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if not r.check(
+        len(layers) == 1 and len(diff_ids) == 1,
+        "exactly one layer",
+        f"{len(layers)} in manifest, {len(diff_ids)} diff_ids",
+    ):
+        return 1
+    raw_layer = blob(layers[0])
+    if not r.check(raw_layer is not None, "layer present", layers[0]):
+        return 1
+    layer = _gunzip(raw_layer)
+    layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
+    r.check(layer_digest == diff_ids[0], "layer digest is the config's diff_id", layer_digest)
+
+    # The layer: the root directory at most, and /pausle.
+    members = _members(layer)
+    others = [n or "/" for n, i, _ in members if n != "pausle" and not (n == "" and i.isdir())]
+    r.check(not others, "layer holds /pausle only", ", ".join(others[:5]) if others else "")
+    entries = [(i, c) for n, i, c in members if n == "pausle"]
+    if r.check(
+        len(entries) == 1 and entries[0][0].isreg(),
+        "/pausle is one regular file",
+        f"{len(entries)} entries" if len(entries) != 1 else "",
+    ):
+        info, binary = entries[0]
+        r.check(info.mode & 0o111 == 0o111, "/pausle executable by all", f"mode {info.mode:04o}")
+        r.check(info.mode & 0o7022 == 0, "/pausle not set-id nor group/other-writable", f"mode {info.mode:04o}")
+        r.check(info.uid == 0 and info.gid == 0, "/pausle owned by 0:0", f"{info.uid}:{info.gid}")
+        problems = elf_problems(binary, elf_machine(arch))
+        r.check(not problems, f"/pausle is a static ELF for {arch}", "; ".join(problems))
+
+    r.check(config.get("os") == "linux", "os is linux", repr(config.get("os")))
+    r.check(config.get("architecture") == arch, "architecture", repr(config.get("architecture")))
+    r.check(config.get("variant") == variant, "variant", repr(config.get("variant")))
+    r.check(run.get("Entrypoint") == [ENTRYPOINT], "Entrypoint", repr(run.get("Entrypoint")))
+    r.check(not run.get("Cmd"), "no Cmd (pausle takes no arguments)", repr(run.get("Cmd")))
+    r.check(run.get("User") == USER, "User", repr(run.get("User")))
+    for key, want in [("source", repository()), ("version", version()), ("revision", revision)]:
+        label = f"org.opencontainers.image.{key}"
+        if want is not None:
+            r.check(labels.get(label) == want, f"label {key}", repr(labels.get(label)))
+        elif label in labels:
+            print(f"      label {key}: {labels[label]}")
+
+    for what, data in [("config", raw_config), ("layer", layer)]:
+        r.check(NIX_STORE not in data, f"no /nix/store in the {what}")
+
+    size = sum(len(c) for _, _, c in members if c is not None)
+    budget = metadata()["max-image-bytes"]
+    r.check(size <= budget, "unpacked size within max-image-bytes", f"{size} / {budget} bytes")
+
+    print(f"{'FAILED' if r.failed else 'passed'}: {archive}")
+    return 1 if r.failed else 0
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("archive", type=Path, help="docker-archive (.tar or .tar.gz)")
+    p.add_argument("--arch", required=True, help="OCI architecture (Cargo.toml's oci-arch)")
+    p.add_argument("--variant", help="OCI variant the config must carry (none if not given)")
+    p.add_argument("--revision", help="org.opencontainers.image.revision the config must carry")
+    args = p.parse_args(argv)
+    try:
+        return check(args.archive, args.arch, args.variant, args.revision)
+    except (OSError, ValueError, tarfile.TarError, KeyError, AttributeError, TypeError) as e:
+        # A malformed archive or JSON is a failed check, not a crash.
+        print(f"FAIL  {args.archive}: unreadable: {type(e).__name__}: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,195 @@
+"""Writes pausle's container image as a docker-archive, without Nix or Docker.
+
+Usage: mkimage.py --binary target/out/pausle-x86_64 --arch amd64 [--variant V]
+                  --out pausle-amd64.tar [--revision GITREV] [--tag NAME:TAG]
+
+The archive is what `docker load` reads and `docker save` (20.10) and nixpkgs'
+dockerTools.buildImage write: manifest.json, repositories, the config as
+<sha256>.json and the one layer as <id>/layer.tar (a --out ending in .gz is
+gzipped, as dockerTools' is). The layer holds one file, /pausle, mode 0555 (what a
+file copied from the Nix store has), owned by 0:0. The config runs it as
+65535:65535 with no arguments and carries the OCI labels.
+
+Reproducible: nothing comes from the clock, the host or the environment. Entries
+are sorted, owned by 0:0 with numeric ids and no names, stamped with dockerTools'
+fixed times (see EPOCH, CREATED), written as plain ustar (no pax records), and the
+JSON is sorted and compact; the same inputs give the same bytes. Standard library
+only. tools/checkimage.py checks the result (and any other build of the image).
+"""
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import sys
+import tarfile
+import tomllib
+from pathlib import Path
+
+from manifest import ROOT, target, version
+
+# dockerTools.buildImage's defaults: `created ? "1970-01-01T00:00:01Z"` for the
+# config, and GNU tar's --mtime="@$SOURCE_DATE_EPOCH" for every tar entry, which
+# stdenv's setup.sh defaults to 315532800 (1980-01-01T00:00:00Z, zip's floor).
+CREATED = "1970-01-01T00:00:01Z"
+EPOCH = 315532800
+
+ENTRYPOINT = "/pausle"
+USER = "65535:65535"
+MODE = 0o555
+
+# ELF e_machine for each Rust target_arch (Cargo.toml's targets' `arch`). A new row
+# in Cargo.toml needs its arch here too; see /usr/include/elf.h.
+E_MACHINE = {
+    "x86": 3,
+    "arm": 40,
+    "powerpc64": 21,
+    "s390x": 22,
+    "x86_64": 62,
+    "aarch64": 183,
+    "riscv64": 243,
+    "loongarch64": 258,
+}
+
+
+def repository() -> str:
+    """Cargo.toml's package.repository: the OCI source label."""
+    with open(ROOT / "Cargo.toml", "rb") as f:
+        return tomllib.load(f)["package"]["repository"]
+
+
+def elf_machine(oci_arch: str) -> int:
+    """The e_machine that binaries for this OCI arch must carry."""
+    return E_MACHINE[target("oci-arch", oci_arch)["arch"]]
+
+
+def elf_problems(data: bytes, machine: int) -> list[str]:
+    """Why `data` is not a static ELF executable for `machine` (empty if it is)."""
+    if data[:4] != b"\x7fELF":
+        return ["not an ELF file"]
+    if len(data) < 52 or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return ["truncated or malformed ELF header"]
+    wide, order = data[4] == 2, "little" if data[5] == 1 else "big"
+
+    def field(offset: int, size: int) -> int:
+        return int.from_bytes(data[offset : offset + size], order)
+
+    problems = []
+    e_type, e_machine = field(16, 2), field(18, 2)
+    if e_machine != machine:
+        problems.append(f"ELF e_machine is {e_machine}, want {machine}")
+    if e_type not in (2, 3):  # ET_EXEC, ET_DYN
+        problems.append(f"ELF e_type is {e_type}, not an executable")
+    phoff = field(32, 8) if wide else field(28, 4)
+    phentsize, phnum = (field(54, 2), field(56, 2)) if wide else (field(42, 2), field(44, 2))
+    if phnum == 0 or phoff + phentsize * phnum > len(data):
+        problems.append("ELF program headers missing or out of the file")
+    elif any(field(phoff + i * phentsize, 4) == 3 for i in range(phnum)):  # PT_INTERP
+        problems.append("ELF has an interpreter (dynamically linked)")
+    return problems
+
+
+def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """A tar of (name, content or None for a directory, mode), in the order given."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, content, mode in entries:
+            info = tarfile.TarInfo(name)
+            info.mode, info.mtime = mode, EPOCH
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if content is None:
+                info.type = tarfile.DIRTYPE
+            else:
+                info.size = len(content)
+            tar.addfile(info, io.BytesIO(content) if content is not None else None)
+    return buf.getvalue()
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def build(
+    binary: bytes,
+    oci_arch: str,
+    variant: str | None = None,
+    revision: str | None = None,
+    tag: str | None = None,
+) -> bytes:
+    """The docker-archive's bytes (uncompressed)."""
+    layer = _tar([("pausle", binary, MODE)])
+    diff_id = hashlib.sha256(layer).hexdigest()
+
+    labels = {
+        "org.opencontainers.image.source": repository(),
+        "org.opencontainers.image.version": version(),
+    }
+    if revision:
+        labels["org.opencontainers.image.revision"] = revision
+    config = {
+        "architecture": oci_arch,
+        "os": "linux",
+        "config": {"Entrypoint": [ENTRYPOINT], "User": USER, "Labels": labels},
+        "created": CREATED,
+        "history": [{"created": CREATED}],
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
+    }
+    if variant:
+        config["variant"] = variant
+    config_bytes = _json(config)
+    config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
+
+    # The layer's directory is named by its content, as good an id as any: `docker
+    # load` goes by manifest.json, and `repositories` (for older readers) points here.
+    tag = tag or f"pausle:{version()}"
+    name, _, tag_name = tag.rpartition(":")
+    if not name or "/" in tag_name:
+        raise SystemExit(f"--tag must be NAME:TAG, not {tag!r}")
+    manifest = [{"Config": config_name, "Layers": [f"{diff_id}/layer.tar"], "RepoTags": [tag]}]
+    repositories = {name: {tag_name: diff_id}}
+
+    files = {
+        config_name: config_bytes,
+        f"{diff_id}/": None,
+        f"{diff_id}/layer.tar": layer,
+        "manifest.json": _json(manifest),
+        "repositories": _json(repositories),
+    }
+    # Read-only, as dockerTools leaves its image directory before tarring it.
+    return _tar([(n, files[n], 0o555 if files[n] is None else 0o444) for n in sorted(files)])
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--binary", required=True, type=Path, help="the pausle binary to package")
+    p.add_argument("--arch", required=True, help="OCI architecture (Cargo.toml's oci-arch)")
+    p.add_argument("--variant", help="OCI architecture variant (e.g. v8), omitted if not given")
+    p.add_argument("--out", required=True, type=Path, help="archive to write (.tar or .tar.gz)")
+    p.add_argument("--revision", help="git revision for the org.opencontainers.image.revision label")
+    p.add_argument("--tag", help="image reference to load as (default pausle:<Cargo.toml version>)")
+    args = p.parse_args(argv)
+
+    binary = args.binary.read_bytes()
+    problems = elf_problems(binary, elf_machine(args.arch))
+    if problems:
+        print(f"mkimage: {args.binary}: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    data = build(binary, args.arch, args.variant, args.revision, args.tag)
+    if args.out.name.endswith(".gz"):
+        buf = io.BytesIO()
+        # No name and mtime 0 in the gzip header, as `pigz -n`.
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+            gz.write(data)
+        data = buf.getvalue()
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, args.out)
+    print(f"{args.out}: {len(data)} bytes, {len(binary)}-byte /pausle, {args.arch}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
