@@ -18,17 +18,21 @@ Contenders, each built from source in a temporary directory (no binary is commit
 Every binary is packed by tools/mkimage.py the same way: a FROM-scratch image holding one
 file, /pausle, as its entrypoint, run as 65535:65535.
 
-For each contender, in turn and with no other benchmark container running, it measures:
+It measures, for each contender:
 
   binary bytes     the file's size
   image bytes      `docker image inspect` .Size, what `docker images` shows
   memory           per running container, averaged over the N: the container's memory
                    cgroup usage (v1 memory.usage_in_bytes, v2 memory.current; which one is
                    recorded) and the process's VmRSS from /proc/<pid>/status; sampled once
-                   all N are up and have settled
-  starts/s         N sequential `docker run -d` (one at a time, as one client would;
-                   --jobs J runs J at once), N / wall time; one untimed warm-up run first
-  stop time        one `docker stop -t STOP_TIMEOUT id...` of all N, wall time. The docker
+                   every contender's N are up and have settled
+  starts/s         N / the summed wall time of its N `docker run -d`. The starts run one
+                   at a time (as one client would), interleaved: N rounds of one start per
+                   contender, each round's order rotated, so background load and the
+                   growing number of running containers fall on all alike. One untimed
+                   warm-up start per image first.
+  stop time        one `docker stop -t STOP_TIMEOUT id...` of its N, wall time (contenders
+                   are stopped one after the other; the others keep running). The docker
                    CLI stops at most 50 containers at once, so a program that ignores
                    SIGTERM costs ceil(N/50) * STOP_TIMEOUT. Exit codes are recorded: 0 is
                    a clean exit on SIGTERM, 137 is SIGKILL after the grace period.
@@ -61,7 +65,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -272,40 +275,48 @@ def percentile(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
 
 
-def bench_one(name: str, image: str, binary: Path, args) -> dict:
-    r: dict = {
+def describe(name: str, image: str, binary: Path) -> dict:
+    return {
         "name": name,
         "description": CONTENDERS[name][2],
         "image": image,
         "binary_bytes": binary.stat().st_size,
         "image_bytes": json.loads(docker("image", "inspect", image))[0]["Size"],
     }
-    # Warm-up: one container, untimed, so the first timed start pays no cold cache.
-    cid, _ = start(image, name, args.network)
-    docker("rm", "-f", cid)
 
-    log(f"{name}: starting {args.containers} containers ({args.jobs} at a time)")
-    t0 = time.perf_counter()
-    if args.jobs == 1:
-        started = [start(image, name, args.network) for _ in range(args.containers)]
-    else:
-        with ThreadPoolExecutor(args.jobs) as ex:
-            started = list(ex.map(lambda _: start(image, name, args.network), range(args.containers)))
-    start_s = time.perf_counter() - t0
+
+def start_all(images: dict[str, str], args) -> dict[str, list[tuple[str, float]]]:
+    """N rounds of one `docker run -d` per contender, one at a time. Each round's order
+    is rotated, so background load and the growing number of running containers fall
+    on every contender alike."""
+    names = list(images)
+    for name in names:  # warm-up, untimed: the first start of an image pays cold caches
+        cid, _ = start(images[name], name, args.network)
+        docker("rm", "-f", cid)
+    started: dict[str, list[tuple[str, float]]] = {n: [] for n in names}
+    log(f"starting {args.containers} containers for each of {len(names)} contenders, interleaved")
+    for i in range(args.containers):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            started[name].append(start(images[name], name, args.network))
+        if (i + 1) % 50 == 0:
+            log(f"  {i + 1}/{args.containers} rounds")
+    return started
+
+
+def measure(name: str, started: list[tuple[str, float]], args) -> dict:
     ids = [c for c, _ in started]
     lat = [s for _, s in started]
-    r |= {
+    r: dict = {
         "containers": len(ids),
-        "start_seconds": start_s,
-        "starts_per_second": len(ids) / start_s,
+        "start_seconds": sum(lat),
+        "starts_per_second": len(ids) / sum(lat),
         "start_latency_ms": {
             "median": 1000 * statistics.median(lat),
             "p95": 1000 * percentile(lat, 95),
             "max": 1000 * max(lat),
         },
     }
-
-    time.sleep(args.settle)
     info = inspect(ids)
     running = [c for c in info if c["State"]["Running"]]
     r["running"] = len(running)
@@ -330,11 +341,14 @@ def bench_one(name: str, image: str, binary: Path, args) -> dict:
         "cgroup_memory_bytes_max": max((m for m in mem if m is not None), default=None),
         "vmrss_kib_avg": mean(rss),
     }
+    return r
 
+
+def stop_all(name: str, ids: list[str], args) -> dict:
     log(f"{name}: docker stop -t {args.stop_timeout} of {len(ids)} containers")
     t0 = time.perf_counter()
     p = run(["docker", "stop", "-t", str(args.stop_timeout), *ids], check=False)
-    r["stop_seconds"] = time.perf_counter() - t0
+    r: dict = {"stop_seconds": time.perf_counter() - t0}
     codes: dict[str, int] = {}
     for c in inspect(ids):
         k = str(c["State"]["ExitCode"]) if not c["State"]["Running"] else "running"
@@ -344,10 +358,6 @@ def bench_one(name: str, image: str, binary: Path, args) -> dict:
         r["stop_error"] = p.stderr.strip()[-500:]
     for i in range(0, len(ids), 100):
         docker("rm", "-f", "-v", *ids[i : i + 100], check=False)
-    log(
-        f"{name}: {r['starts_per_second']:.1f} starts/s, stop {r['stop_seconds']:.1f} s, "
-        f"exit codes {r['exit_codes']}"
-    )
     return r
 
 
@@ -397,7 +407,7 @@ def chart(results: list[dict], meta: dict, path: Path) -> None:
         ("binary size (bytes, log)", [r["binary_bytes"] for r in results], "log", "{:,.0f}"),
         ("image size (bytes, log)", [r["image_bytes"] for r in results], "log", "{:,.0f}"),
         ("memory per container (KiB)", None, None, None),
-        (f"containers started per second\n({meta['jobs']} docker run at a time)", [r["starts_per_second"] for r in results], None, "{:.2f}"),
+        ("containers started per second\n(docker run -d, one at a time)", [r["starts_per_second"] for r in results], None, "{:.2f}"),
         (f"time to stop all {n} (s)\ndocker stop -t {t}", [r["stop_seconds"] for r in results], None, "{:.1f}"),
     ]
     fig, grid = plt.subplots(2, 3, figsize=(13.5, 7.8))
@@ -440,11 +450,11 @@ def chart(results: list[dict], meta: dict, path: Path) -> None:
     note.text(
         0, 1,
         "\n".join([
-            f"{n} containers per contender, one contender at a time.",
-            f"Started with docker run -d --network {meta['network']},",
-            "  " + ("one at a time." if meta["jobs"] == 1 else f"{meta['jobs']} at a time."),
+            f"{n} containers per contender, all {n * len(results)} up at once.",
+            f"Started by docker run -d --network {meta['network']},",
+            "  one at a time, contenders interleaved.",
             "Memory: mean per running container.",
-            f"Stopped by one docker stop -t {t} of all {n}",
+            f"Each stopped by one docker stop -t {t} of its {n}",
             f"  (the docker CLI stops {CLI_STOP_PARALLEL} at once).",
             "Exit 0: stopped at SIGTERM.",
             "Exit 137: ignored SIGTERM as PID 1,",
@@ -470,10 +480,12 @@ def markdown(results: list[dict], meta: dict) -> str:
         f"Command: `{meta['command']}`\n",
         f"Host: {meta['cpus']} CPUs, {meta['machine']}, Linux {meta['kernel']}; Docker engine "
         f"{meta['docker_server']} (storage {meta['storage_driver']}, cgroup {meta['cgroup_version']}, "
-        f"{meta['cgroup_driver']} driver). N = {n} containers per contender, started "
-        f"{'one at a time' if meta['jobs'] == 1 else str(meta['jobs']) + ' at a time'} with `docker run -d "
-        f"--network {meta['network']}`; stopped by one `docker stop -t {t}` of all {n} (the CLI "
-        f"stops {CLI_STOP_PARALLEL} at once).\n",
+        f"{meta['cgroup_driver']} driver). N = {n} containers per contender, started one at a "
+        f"time with `docker run -d --network {meta['network']}`, the contenders interleaved (round "
+        f"robin, rotated each round), so all {n * len(results)} run at once; starts/s is N over the "
+        f"summed time of a contender's own starts. Each contender then stopped by one "
+        f"`docker stop -t {t}` of its {n} (the CLI stops {CLI_STOP_PARALLEL} at once). "
+        f"Whole run: {meta['wall_seconds']:.0f} s.\n",
         table(results, n, t),
         "Builds: "
         + "; ".join(f"{r['name']}: {r['build']}" for r in results)
@@ -496,7 +508,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--contenders", default=",".join(DEFAULT), help=f"comma-separated, from {','.join(CONTENDERS)} (default {','.join(DEFAULT)})")
     ap.add_argument("--pausle", type=Path, help="the pausle binary (default target/out/pausle-<host arch>)")
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="output directory (default bench/results)")
-    ap.add_argument("--jobs", "-j", type=int, default=1, help="docker run at once (default 1: sequential)")
     ap.add_argument("--network", default="none", help="docker run --network (default none)")
     ap.add_argument("--settle", type=float, help="seconds to wait after the starts before sampling memory (default 2; --quick: 0.5)")
     ap.add_argument("--quick", action="store_true", help="CI smoke test: N=5, -t 2, no chart if matplotlib is missing")
@@ -509,8 +520,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     for c in a.contenders:
         if c not in CONTENDERS:
             ap.error(f"unknown contender {c!r}; choose from {', '.join(CONTENDERS)}")
-    if a.containers < 1 or a.jobs < 1 or a.stop_timeout < 0:
-        ap.error("--containers and --jobs must be >= 1, --stop-timeout >= 0")
+    if a.containers < 1 or a.stop_timeout < 0:
+        ap.error("--containers must be >= 1, --stop-timeout >= 0")
     return a
 
 
@@ -537,7 +548,6 @@ def main(argv: list[str]) -> int:
         "command": shlex.join(["python3", "bench/run.py", *argv]),
         "containers": args.containers,
         "stop_timeout": args.stop_timeout,
-        "jobs": args.jobs,
         "network": args.network,
         "settle_seconds": args.settle,
         "cpus": os.cpu_count(),
@@ -563,11 +573,18 @@ def main(argv: list[str]) -> int:
                 pack(binary, tmp, target["oci-arch"], tag, args.wait_mkimage)
                 images[name] = (tag, binary, how)
                 log(f"{name}: {binary.stat().st_size} bytes ({how}) -> {tag}")
-            for name in args.contenders:
-                tag, binary, how = images[name]
-                r = bench_one(name, tag, binary, args)
-                r["build"] = how
-                results.append(r)
+            results = [describe(n, images[n][0], images[n][1]) | {"build": images[n][2]} for n in args.contenders]
+            started = start_all({n: images[n][0] for n in args.contenders}, args)
+            time.sleep(args.settle)
+            for r in results:
+                r |= measure(r["name"], started[r["name"]], args)
+            for r in results:
+                r |= stop_all(r["name"], [c for c, _ in started[r["name"]]], args)
+                log(
+                    f"{r['name']}: {r['binary_bytes']} B, {r['starts_per_second']:.2f} starts/s, "
+                    f"{fmt_kib(r['cgroup_memory_bytes_avg'])} KiB cgroup, {r['vmrss_kib_avg']:.0f} KiB RSS, "
+                    f"stop {r['stop_seconds']:.1f} s, exit codes {r['exit_codes']}"
+                )
     except (KeyboardInterrupt, Interrupted) as e:
         log(f"interrupted ({e or 'SIGINT'}); cleaning up")
         return 130

@@ -20,13 +20,15 @@ unsafe extern "C" {
 
 #[cfg(target_pointer_width = "64")]
 const CLASS: u8 = libc::ELFCLASS64;
+#[cfg(target_pointer_width = "32")]
+const CLASS: u8 = libc::ELFCLASS32;
 #[cfg(target_endian = "little")]
 const DATA: u8 = libc::ELFDATA2LSB;
 #[cfg(target_endian = "big")]
 const DATA: u8 = libc::ELFDATA2MSB;
 
-/// Elf64_Ehdr followed by Elf64_Phdr, with the address-sized fields as pointers so the
-/// linker can fill them in.
+/// Elf{32,64}_Ehdr followed by Elf{32,64}_Phdr, with the address-sized fields as
+/// pointers (or usize) so the linker can fill them in and the class follows the target.
 #[repr(C)]
 struct Header {
     ident: [u8; EI_NIDENT],
@@ -59,10 +61,28 @@ struct Phdr {
     align: usize,
 }
 
+/// Elf32_Phdr orders its fields differently: flags come after the sizes.
+#[cfg(target_pointer_width = "32")]
+#[repr(C)]
+struct Phdr {
+    kind: u32,
+    offset: usize,
+    vaddr: *const Header,
+    paddr: *const Header,
+    filesz: *const u8,
+    memsz: *const u8,
+    flags: u32,
+    align: usize,
+}
+
 #[cfg(target_pointer_width = "64")]
 type Ehdr = libc::Elf64_Ehdr;
 #[cfg(target_pointer_width = "64")]
 type LibcPhdr = libc::Elf64_Phdr;
+#[cfg(target_pointer_width = "32")]
+type Ehdr = libc::Elf32_Ehdr;
+#[cfg(target_pointer_width = "32")]
+type LibcPhdr = libc::Elf32_Phdr;
 
 // The layout must be the ABI's to the byte; libc's own structs are the reference.
 const _: () = assert!(size_of::<Header>() == size_of::<Ehdr>() + size_of::<LibcPhdr>());

@@ -8,8 +8,8 @@ manifest.json naming the config and layers, which is all this reads) and nixpkgs
 dockerTools.buildImage's .tar.gz. Compression is detected from the bytes.
 
 The archive must hold one image of one layer whose only file is /pausle (an entry
-for the root directory is tolerated): a static ELF for the arch (Cargo.toml's
-oci-arch -> arch), executable by anyone, owned by 0:0. The config must say
+for the root directory is tolerated): a static ELF for the arch (machine, class and
+byte order per mkimage.ELF), executable by anyone, owned by 0:0. The config must say
 linux/<arch>[/<variant>], run ["/pausle"] with no Cmd as 65535:65535, and carry the
 OCI source and version labels of Cargo.toml (and the revision, if --revision).
 No /nix/store reference may appear in the config or the layer, the layer's digest
@@ -28,7 +28,7 @@ import tarfile
 from pathlib import Path
 
 from manifest import metadata, version
-from mkimage import ENTRYPOINT, USER, elf_machine, elf_problems, repository
+from mkimage import ENTRYPOINT, USER, elf_problems, repository
 
 NIX_STORE = b"/nix/store"
 
@@ -121,10 +121,11 @@ def check(archive: Path, arch: str, variant: str | None, revision: str | None) -
         f"{len(entries)} entries" if len(entries) != 1 else "",
     ):
         info, binary = entries[0]
-        r.check(info.mode & 0o111 == 0o111, "/pausle executable by all", f"mode {info.mode:04o}")
-        r.check(info.mode & 0o7022 == 0, "/pausle not set-id nor group/other-writable", f"mode {info.mode:04o}")
+        mode = f"mode {info.mode:04o}"
+        r.check(info.mode & 0o111 == 0o111, "/pausle executable by all", mode)
+        r.check(info.mode & 0o7022 == 0, "/pausle not set-id nor group/other-writable", mode)
         r.check(info.uid == 0 and info.gid == 0, "/pausle owned by 0:0", f"{info.uid}:{info.gid}")
-        problems = elf_problems(binary, elf_machine(arch))
+        problems = elf_problems(binary, arch)
         r.check(not problems, f"/pausle is a static ELF for {arch}", "; ".join(problems))
 
     r.check(config.get("os") == "linux", "os is linux", repr(config.get("os")))

@@ -40,17 +40,19 @@ ENTRYPOINT = "/pausle"
 USER = "65535:65535"
 MODE = 0o555
 
-# ELF e_machine for each Rust target_arch (Cargo.toml's targets' `arch`). A new row
-# in Cargo.toml needs its arch here too; see /usr/include/elf.h.
-E_MACHINE = {
-    "x86": 3,
-    "arm": 40,
-    "powerpc64": 21,
-    "s390x": 22,
-    "x86_64": 62,
-    "aarch64": 183,
-    "riscv64": 243,
-    "loongarch64": 258,
+# What an ELF for each OCI architecture (GOARCH) says in its header: e_machine
+# (/usr/include/elf.h), class (bits) and byte order. A new target in Cargo.toml whose
+# oci-arch is not here is refused until it is added.
+ELF = {
+    "386": (3, 32, "little"),  # EM_386
+    "amd64": (62, 64, "little"),  # EM_X86_64
+    "arm": (40, 32, "little"),  # EM_ARM
+    "arm64": (183, 64, "little"),  # EM_AARCH64
+    "loong64": (258, 64, "little"),  # EM_LOONGARCH
+    "mips64le": (8, 64, "little"),  # EM_MIPS
+    "ppc64le": (21, 64, "little"),  # EM_PPC64
+    "riscv64": (243, 64, "little"),  # EM_RISCV
+    "s390x": (22, 64, "big"),  # EM_S390
 }
 
 
@@ -60,18 +62,19 @@ def repository() -> str:
         return tomllib.load(f)["package"]["repository"]
 
 
-def elf_machine(oci_arch: str) -> int:
-    """The e_machine that binaries for this OCI arch must carry."""
-    return E_MACHINE[target("oci-arch", oci_arch)["arch"]]
-
-
-def elf_problems(data: bytes, machine: int) -> list[str]:
-    """Why `data` is not a static ELF executable for `machine` (empty if it is)."""
+def elf_problems(data: bytes, oci_arch: str) -> list[str]:
+    """Why `data` is not a static ELF executable for `oci_arch` (empty if it is)."""
+    target("oci-arch", oci_arch)  # one of Cargo.toml's, or exit
+    if oci_arch not in ELF:
+        return [f"no ELF header description for {oci_arch} in tools/mkimage.py"]
+    machine, bits, order = ELF[oci_arch]
     if data[:4] != b"\x7fELF":
         return ["not an ELF file"]
     if len(data) < 52 or data[4] not in (1, 2) or data[5] not in (1, 2):
         return ["truncated or malformed ELF header"]
-    wide, order = data[4] == 2, "little" if data[5] == 1 else "big"
+    wide, data_order = data[4] == 2, "little" if data[5] == 1 else "big"
+    if (64 if wide else 32, data_order) != (bits, order):
+        return [f"ELF is {64 if wide else 32}-bit {data_order}-endian, want {bits}-bit {order}"]
 
     def field(offset: int, size: int) -> int:
         return int.from_bytes(data[offset : offset + size], order)
@@ -168,12 +171,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--arch", required=True, help="OCI architecture (Cargo.toml's oci-arch)")
     p.add_argument("--variant", help="OCI architecture variant (e.g. v8), omitted if not given")
     p.add_argument("--out", required=True, type=Path, help="archive to write (.tar or .tar.gz)")
-    p.add_argument("--revision", help="git revision for the org.opencontainers.image.revision label")
-    p.add_argument("--tag", help="image reference to load as (default pausle:<Cargo.toml version>)")
+    p.add_argument("--revision", help="git revision: the org.opencontainers.image.revision label")
+    p.add_argument("--tag", help="image reference to load as (default pausle:<version>)")
     args = p.parse_args(argv)
 
     binary = args.binary.read_bytes()
-    problems = elf_problems(binary, elf_machine(args.arch))
+    problems = elf_problems(binary, args.arch)
     if problems:
         print(f"mkimage: {args.binary}: " + "; ".join(problems), file=sys.stderr)
         return 1

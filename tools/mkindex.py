@@ -189,6 +189,8 @@ def _untar_layer(blob: bytes, where: str) -> bytes:
 
 def read_docker_archive(path: Path) -> tuple[dict, list[bytes]]:
     """The docker image config and the uncompressed layer tars, base first."""
+    if not path.is_file():
+        raise Refused(f"{path}: no such file")
     try:
         tf = tarfile.open(path, "r:*")
     except (tarfile.TarError, OSError) as e:
@@ -212,14 +214,20 @@ def read_docker_archive(path: Path) -> tuple[dict, list[bytes]]:
                 raise Refused(f"{path}: no file {name!r} in the archive")
             return f.read()
 
-        try:
-            manifest = json.loads(read("manifest.json"))
-        except json.JSONDecodeError as e:
-            raise Refused(f"{path}: manifest.json: {e}") from e
-        if not isinstance(manifest, list) or len(manifest) != 1:
+        def read_json(name: str):
+            try:
+                return json.loads(read(name))
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                raise Refused(f"{path}: {name}: {e}") from e
+
+        manifest = read_json("manifest.json")
+        if (not isinstance(manifest, list) or len(manifest) != 1
+                or not isinstance(manifest[0], dict) or "Config" not in manifest[0]):
             raise Refused(f"{path}: manifest.json must list exactly one image")
         entry = manifest[0]
-        config = json.loads(read(entry["Config"]))
+        config = read_json(entry["Config"])
+        if not isinstance(config, dict):
+            raise Refused(f"{path}: {entry['Config']} is not a JSON object")
         layers = [_untar_layer(read(p), f"{path}: {p}") for p in entry.get("Layers") or []]
 
     diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []

@@ -6,10 +6,12 @@ creates has a unique name and is removed when the test (or the session) ends; th
 shared name, pausle:<version>, is put back on whatever image had it before.
 """
 
+import json
 import os
 import platform
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -21,12 +23,28 @@ TOOLS = ROOT / "tools"
 sys.path.insert(0, str(TOOLS))
 
 import manifest  # noqa: E402
-from mkimage import E_MACHINE, elf_problems  # noqa: E402
+from mkimage import elf_problems  # noqa: E402
 
 OUT = Path(os.environ.get("PAUSLE_OUT") or ROOT / "target" / "out")
 VERSION = manifest.version()
-HOST = manifest.target("arch", platform.machine())
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _host() -> dict:
+    """The target this machine runs natively (uname -m armv7l is arch armv7)."""
+    machine = platform.machine()
+    found = [t for t in manifest.targets() if machine.startswith(t["arch"])]
+    if len(found) != 1:
+        raise SystemExit(f"no single target in Cargo.toml for this {machine} host")
+    return found[0]
+
+
+HOST = _host()
+
+
+def variant(t: dict) -> tuple[str, ...]:
+    """mkimage/checkimage's --variant option for a target, if it has one."""
+    return ("--variant", t["oci-variant"]) if t.get("oci-variant") else ()
 
 
 def binary(arch: str) -> Path:
@@ -83,7 +101,9 @@ class Docker:
         self.restore: dict[str, str | None] = {}  # tag -> image id it had before
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 120, **kw):
-        r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kw)
+        r = subprocess.run(
+            ["docker", *args], capture_output=True, text=True, timeout=timeout, **kw
+        )
         if check and r.returncode != 0:
             pytest.fail(f"docker {' '.join(args)} -> {r.returncode}: {r.stderr.strip()}")
         return r
@@ -94,9 +114,6 @@ class Docker:
 
     def load(self, archive: Path) -> str:
         """`docker load`s an archive; returns the reference it was loaded as."""
-        import json
-        import tarfile
-
         with tarfile.open(archive) as tar:
             tags = json.load(tar.extractfile("manifest.json"))[0]["RepoTags"]
         for tag in tags:
@@ -109,10 +126,12 @@ class Docker:
     def import_(self, tar: bytes, ref: str, *changes: str) -> str:
         args = [a for c in changes for a in ("--change", c)]
         self.restore.setdefault(ref, self.image_id(ref))
-        r = subprocess.run(["docker", "import", *args, "-", ref], input=tar, capture_output=True, timeout=120)
+        cmd = ["docker", "import", *args, "-", ref]
+        r = subprocess.run(cmd, input=tar, capture_output=True, timeout=120)
         self.images.append(ref)
         if r.returncode != 0:
-            pytest.fail(f"docker import -> {r.returncode}: {r.stderr.decode(errors='replace').strip()}")
+            err = r.stderr.decode(errors="replace").strip()
+            pytest.fail(f"docker import -> {r.returncode}: {err}")
         return ref
 
     def run(self, image: str, *options: str, command: tuple[str, ...] = ()) -> str:
@@ -140,7 +159,8 @@ class Docker:
                 if (proc_stat(pid) or ("?",))[0] == "S":
                     return pid
             time.sleep(0.05)
-        pytest.fail(f"{name} not running and asleep after {timeout}s: {self.inspect(name, '{{json .State}}')}")
+        state = self.inspect(name, "{{json .State}}")
+        pytest.fail(f"{name} not running and asleep after {timeout}s: {state}")
 
     def timed(self, *args: str) -> float:
         """Runs a docker command; returns its wall time in seconds."""
@@ -175,7 +195,10 @@ def engine() -> None:
     """A reachable Docker engine, or every test fails."""
     try:
         r = subprocess.run(
-            ["docker", "version", "-f", "{{.Server.Version}}"], capture_output=True, text=True, timeout=60
+            ["docker", "version", "-f", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     except FileNotFoundError:
         pytest.fail("the docker CLI is not installed")
@@ -197,7 +220,7 @@ def docker(engine) -> Docker:
 def pausle_archive(tmp_path_factory) -> Path:
     """mkimage.py's archive of the host's pausle, named pausle:<version>."""
     out = tmp_path_factory.mktemp("image") / f"pausle-{HOST['oci-arch']}.tar"
-    return mkimage(binary(HOST["arch"]), HOST["oci-arch"], out)
+    return mkimage(binary(HOST["arch"]), HOST["oci-arch"], out, *variant(HOST))
 
 
 @pytest.fixture(scope="session")
@@ -235,6 +258,6 @@ def static_busybox() -> bytes:
     if not path.is_file():
         pytest.fail("/bin/busybox missing (Debian package busybox-static)")
     data = path.read_bytes()
-    if elf_problems(data, E_MACHINE[HOST["arch"]]):
+    if elf_problems(data, HOST["oci-arch"]):
         pytest.fail("/bin/busybox is not static (install busybox-static, not busybox)")
     return data

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -278,8 +279,9 @@ def test_skopeo_picks_each_arch(layout, skopeo, target):
         sel += ["--override-variant", target["oci-variant"]]
     info = json.loads(skopeo(*sel, "inspect", f"oci:{layout}:{TAG}").stdout)
     assert info["Architecture"] == target["oci-arch"] and info["Os"] == "linux"
-    assert info.get("Variant", "") == target.get("oci-variant", "")
+    # skopeo 1.9's inspect has no Variant; the config it picked says it.
     config = skopeo(*sel, "inspect", "--config", "--raw", f"oci:{layout}:{TAG}").stdout.encode()
+    assert json.loads(config).get("variant") == target.get("oci-variant")
     man = json.loads(blob(layout, manifest_digests(layout)[plat(target)]))
     assert sha256(config) == man["config"]["digest"]
     assert info["Layers"] == [d["digest"] for d in man["layers"]]
@@ -435,7 +437,7 @@ def test_push_to_a_registry(layout, skopeo, registry):
 # --------------------------------------------------------------------------------
 # Docker runs it.
 
-HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "armv7l": "armv7"}.get(
     host_platform.machine(), host_platform.machine())
 
 
@@ -445,11 +447,11 @@ def test_docker_runs_and_stops(layout, skopeo, target):
     otherwise); it runs, `docker stop` stops it at once, and it exits 0."""
     if not docker_ok():
         pytest.skip("no Docker daemon")
-    native = target["arch"] == HOST_ARCH
+    native = target["arch"] == HOST_ARCH or (HOST_ARCH, target["oci-arch"]) == ("x86_64", "386")
     if not native and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{target['qemu']}").exists():
         pytest.skip(f"{plat(target)} is foreign here and binfmt_misc has no qemu-{target['qemu']}")
     image = f"pausle-index-test:{TAG}-{plat(target).replace('/', '-')}"
-    sel = [] if native else ["--override-arch", target["oci-arch"]] + (
+    sel = [] if target["arch"] == HOST_ARCH else ["--override-arch", target["oci-arch"]] + (
         ["--override-variant", target["oci-variant"]] if target.get("oci-variant") else [])
     skopeo(*sel, "copy", "-q", f"oci:{layout}:{TAG}", f"docker-daemon:{image}")
     container = None
@@ -545,3 +547,83 @@ def test_refuses_a_layer_that_is_not_its_diff_id(archives, tmp_path):
             tar.addfile(m, io.BytesIO(data) if data is not None else None)
     assert "but the config says" in refused("--out", tmp_path / "l",
                                             *image_args(dict(archives, **{first: bad})))
+
+
+def docker_archive(path: Path, binary: bytes, config: dict) -> Path:
+    """A minimal docker-archive, as dockerTools writes one (names without ./)."""
+    def tar(files: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    layer = tar({"pausle": binary})
+    config = dict(config, rootfs={"type": "layers", "diff_ids": [sha256(layer)]})
+    cfg = json.dumps(config).encode()
+    man = [{"Config": "c.json", "Layers": ["l/layer.tar"], "RepoTags": ["x:y"]}]
+    path.write_bytes(tar({"c.json": cfg, "l/layer.tar": layer,
+                          "manifest.json": json.dumps(man).encode()}))
+    return path
+
+
+def test_a_variant_row(skopeo, tmp_path):
+    """A row with oci-variant: its platform and config carry the variant, skopeo
+    selects it by --override-variant, and the arch alone is refused. Runs on a table
+    of its own (the first real row and a made-up arm/v5 row) so it does not depend on
+    which rows Cargo.toml has, and on a docker config in Docker's own shape (nulls,
+    Docker-only fields), which the OCI config must drop."""
+    first = TARGETS[0]
+    binary = OUT / f"pausle-{first['arch']}"
+    if not binary.is_file():
+        pytest.fail(f"no binary {binary}")
+    cargo = tmp_path / "Cargo.toml"
+    cargo.write_text(textwrap.dedent(f"""
+        [package]
+        name = "pausle"
+        version = "{TAG}"
+        [package.metadata.pausle]
+        [[package.metadata.pausle.targets]]
+        arch = "{first['arch']}"
+        oci-arch = "{first['oci-arch']}"
+        [[package.metadata.pausle.targets]]
+        arch = "armv5te"
+        oci-arch = "arm"
+        oci-variant = "v5"
+        """))
+    archives = {plat(first): mkimage(binary, first, tmp_path / "first.tar")}
+    docker_cfg = {"architecture": "arm", "os": "linux", "created": "1970-01-01T00:00:01Z",
+                  "docker_version": "20.10", "container_config": {"Cmd": None},
+                  "config": {"Entrypoint": ["/pausle"], "Cmd": None, "Env": None,
+                             "User": "65535:65535", "Hostname": "", "ArgsEscaped": True},
+                  "history": [{"created": "1970-01-01T00:00:01Z", "created_by": "x",
+                               "empty_layer": None}]}
+    archives["arm/v5"] = docker_archive(tmp_path / "arm.tar", b"not really arm", docker_cfg)
+    args = ["--cargo-toml", cargo, *image_args(archives)]
+    assert "not in Cargo.toml" in refused("--out", tmp_path / "x", *args, "--image",
+                                          f"arm={archives['arm/v5']}")
+    p = mkindex_cli("--out", tmp_path / "l", *args)
+    layout = tmp_path / "l"
+    assert list(manifest_digests(layout)) == [plat(first), "arm/v5"]
+    _, index = index_of(layout)
+    assert index["manifests"][-1]["platform"] == {"architecture": "arm", "os": "linux",
+                                                  "variant": "v5"}
+    sel = ["--override-arch", "arm", "--override-variant", "v5"]
+    info = json.loads(skopeo(*sel, "inspect", f"oci:{layout}:{TAG}").stdout)
+    assert (info["Architecture"], info["Digest"]) == ("arm", p.stdout.strip())
+    man = json.loads(blob(layout, manifest_digests(layout)["arm/v5"]))
+    assert info["Layers"] == [man["layers"][0]["digest"]]
+    raw = skopeo(*sel, "inspect", "--config", "--raw", f"oci:{layout}:{TAG}").stdout.encode()
+    assert sha256(raw) == man["config"]["digest"]
+    config = json.loads(raw)
+    assert config["variant"] == "v5"
+    assert config["config"] == {"Entrypoint": ["/pausle"], "User": "65535:65535"}
+    assert config["history"] == [{"created": "1970-01-01T00:00:01Z", "created_by": "x"}]
+    assert "docker_version" not in config and "container_config" not in config
+    # A config that names another variant is refused.
+    docker_cfg["variant"] = "v6"
+    archives["arm/v5"] = docker_archive(tmp_path / "v6.tar", b"x", docker_cfg)
+    assert "variant" in refused("--out", tmp_path / "y", "--cargo-toml", cargo,
+                                *image_args(archives))

@@ -1,0 +1,65 @@
+# The container image of one row of the table: one layer whose only file is /pausle,
+# run as 65535:65535 with no arguments. tools/checkimage.py checks it (nix/checks.nix).
+{
+  pkgs,
+  lib,
+  version,
+  repository,
+  revision,
+}: {
+  target,
+  binary,
+}: let
+  # A copy, not a symlink: the layer holds the file itself and no /nix/store path.
+  root = pkgs.runCommand "${target.package}-root" {allowedReferences = [];} ''
+    mkdir "$out"
+    install -m 0555 ${binary}/bin/pausle "$out/pausle"
+  '';
+
+  image = pkgs.dockerTools.buildImage {
+    name = "pausle";
+    tag = version;
+    copyToRoot = root;
+    architecture = target.oci-arch;
+    # `created` is left at dockerTools' fixed default, so a rebuild is the same bytes.
+    config = {
+      Entrypoint = ["/pausle"];
+      User = "65535:65535";
+      Labels =
+        {
+          "org.opencontainers.image.source" = repository;
+          "org.opencontainers.image.version" = version;
+        }
+        // lib.optionalAttrs (revision != null) {
+          "org.opencontainers.image.revision" = revision;
+        };
+    };
+  };
+
+  # buildImage writes the config's architecture but has no variant. For a row with
+  # an oci-variant (arm/v7) the variant is added to the config, which is renamed by
+  # its new digest; the rest of the archive stays as dockerTools wrote it.
+  withVariant = variant:
+    pkgs.runCommand image.name {
+      nativeBuildInputs = [pkgs.jq];
+      inherit variant;
+    } ''
+      mkdir image
+      tar -xzf ${image} -C image
+      chmod -R u+w image
+      cd image
+      old=$(jq -r '.[0].Config' manifest.json)
+      jq --arg variant "$variant" '. + {variant: $variant}' "$old" > config.json
+      new=$(sha256sum config.json | cut -d' ' -f1).json
+      rm "$old"
+      mv config.json "$new"
+      jq --arg config "$new" '.[0].Config = $config' manifest.json > manifest.json.new
+      mv manifest.json.new manifest.json
+      chmod -R a-w .
+      tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
+        --xform 's:^\./::' -c . | gzip -9n > "$out"
+    '';
+in
+  if target.variant == ""
+  then image
+  else withVariant target.variant

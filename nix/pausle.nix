@@ -1,0 +1,101 @@
+# pausle, built by crane once per row of the table, each from the host's own pkgs
+# with cargo told the target (CARGO_BUILD_TARGET): no nixpkgs cross stdenv and no C
+# cross compiler, since rust-lld links the musl rows (.cargo/config.toml, in `src`).
+{
+  lib,
+  craneLib,
+  src,
+  rustSrc,
+}: let
+  # What every cargo run for row `t` shares: the build and clippy.
+  targetArgs = t:
+    {
+      inherit src;
+      pname = t.package;
+      strictDeps = true;
+      CARGO_BUILD_TARGET = t.triple;
+      # No deps-only pass: crane's dummy sources are a `fn main` with std, which
+      # cannot link under the musl rows' flags (no C runtime, no libc, and src/link.ld
+      # is not in the dummy tree); the one dependency, libc, is constants only.
+      cargoArtifacts = null;
+    }
+    // lib.optionalAttrs t.buildStd {
+      # Tier 3: no prebuilt rust-std, so core is built from the toolchain's rust-src,
+      # with the same flag CI uses; a stable toolchain takes -Z under RUSTC_BOOTSTRAP.
+      RUSTC_BOOTSTRAP = "1";
+      cargoExtraArgs = "--locked -Zbuild-std=core";
+      # The standard library's crates, offline: vendored from its own Cargo.lock,
+      # which ships in rust-src (reading it is an import from derivation).
+      cargoVendorDir = craneLib.vendorMultipleCargoDeps {
+        inherit (craneLib.findCargoFiles src) cargoConfigs;
+        cargoLockList = [
+          ../Cargo.lock
+          "${rustSrc}/lib/rustlib/src/rust/library/Cargo.lock"
+        ];
+      };
+    };
+
+  # What every cargo run for the host shares: the behaviour suite and the host lints.
+  hostArgs = {
+    inherit src;
+    strictDeps = true;
+    cargoArtifacts = null;
+    doInstallCargoArtifacts = false;
+  };
+in {
+  # $out/bin/pausle, byte for byte the file the linker wrote: nothing strips it,
+  # patches it or rewrites store paths in it (crane's reference-removal hooks would
+  # hide a leaked path; allowedReferences fails the build on one instead).
+  package = t:
+    craneLib.buildPackage (targetArgs t
+      // {
+        doCheck = false;
+        dontStrip = true;
+        dontFixup = true;
+        doNotRemoveReferencesToRustToolchain = true;
+        doNotRemoveReferencesToVendorDir = true;
+        allowedReferences = [];
+        passthru.target = t;
+        meta.mainProgram = "pausle";
+      });
+
+  # clippy as CI runs it for each target: the binary, warnings denied.
+  clippy = t:
+    craneLib.cargoClippy (targetArgs t
+      // {
+        doInstallCargoArtifacts = false;
+        cargoClippyExtraArgs = "-- -D warnings";
+      });
+
+  # clippy on the host build, every target (the tests too).
+  clippyHost = craneLib.cargoClippy (hostArgs
+    // {
+      pname = "pausle-host";
+      cargoClippyExtraArgs = "--all-targets -- -D warnings";
+    });
+
+  fmt = craneLib.cargoFmt {
+    inherit src;
+    pname = "pausle";
+  };
+
+  # tests/behaviour.rs, built for the host, run against `binary` (a row's build),
+  # through `runner` (a qemu user emulator) when the row is not the host's arch. The
+  # suite needs unshare and nsenter (util-linux), sh and sleep (in stdenv).
+  behaviour = {
+    target,
+    binary,
+    runner,
+    util-linux,
+  }:
+    craneLib.cargoTest (hostArgs
+      // {
+        pname = "${target.package}-behaviour";
+        cargoTestExtraArgs = "--test behaviour";
+        nativeBuildInputs = [util-linux];
+        PAUSLE_BIN = "${binary}/bin/pausle";
+      }
+      // lib.optionalAttrs (runner != null) {
+        PAUSLE_RUNNER = runner;
+      });
+}

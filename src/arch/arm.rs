@@ -1,0 +1,47 @@
+//! armv7 (linux/arm/v7, EABI hard-float): the entry point and the `svc #0` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with sp 8-byte aligned (AAPCS asks no more), pointing at argc.
+global_asm!(
+    ".globl _start",
+    ".type _start, %function",
+    "_start:",
+    "mov r0, sp",
+    "b {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the ARM EABI syscall ABI: number in r7, arguments in r0..r3, result in
+    // r0; nothing else is clobbered. (ARM mode: r7 is not the frame pointer here.)
+    unsafe {
+        asm!("svc #0", in("r7") n, inlateout("r0") a as isize => ret, in("r1") b,
+             in("r2") c, in("r3") d, options(nostack));
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe { asm!("svc #0", in("r7") libc::SYS_exit_group, in("r0") code, options(noreturn, nostack)) }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = libc::EM_ARM;
+/// EF_ARM_EABI_VER5 | EF_ARM_ABI_FLOAT_HARD (not in the libc crate): an EABI
+/// hard-float image, so the kernel gives it the EABI personality.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 0x0500_0000 | 0x400;

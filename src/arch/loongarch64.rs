@@ -1,0 +1,51 @@
+//! loongarch64 (linux/loong64): the entry point and the `syscall 0` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with $sp 16-byte aligned, pointing at argc.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "move $a0, $sp",
+    "b {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the LoongArch syscall ABI: number in $a7, arguments in $a0..$a3, result
+    // in $a0; the kernel may clobber the temporaries $t0..$t8.
+    unsafe {
+        asm!("syscall 0", in("$a7") n, inlateout("$a0") a as isize => ret, in("$a1") b,
+             in("$a2") c, in("$a3") d,
+             out("$t0") _, out("$t1") _, out("$t2") _, out("$t3") _, out("$t4") _,
+             out("$t5") _, out("$t6") _, out("$t7") _, out("$t8") _,
+             options(nostack));
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe { asm!("syscall 0", in("$a7") libc::SYS_exit_group, in("$a0") code, options(noreturn, nostack)) }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+/// EM_LOONGARCH (258) is not in the libc crate.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = 258;
+/// EF_LOONGARCH_ABI_DOUBLE_FLOAT | EF_LOONGARCH_OBJABI_V1 (not in the libc crate):
+/// what the lp64d code inside is.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 0x3 | 0x40;

@@ -1,0 +1,70 @@
+//! ppc64le (linux/ppc64le, ELFv2): the entry point and the `sc` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with r1 pointing at argc and, for ELFv2, r12 at the entry
+// point. Code reaches its constants through the TOC pointer r2, so derive it from r12
+// first. A callee may store its return address at 16(r1) of its caller's frame: give
+// start a minimal ELFv2 frame (32 bytes, 16-byte aligned, NULL back chain) so that
+// store cannot land on argv.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "addis 2, 12, .TOC.-_start@ha",
+    "addi 2, 2, .TOC.-_start@l",
+    "mr 3, 1",
+    "clrrdi 1, 1, 4",
+    "li 0, 0",
+    "stdu 0, -32(1)",
+    "bl {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the ppc64 syscall ABI: number in r0, arguments in r3..r6, result in r3;
+    // the kernel may clobber r0, r4..r12, ctr, xer and cr0. A failure comes back as a
+    // POSITIVE errno with cr0.SO set: negate it to the -errno every other arch returns,
+    // so that callers (the wait4 loop's `> 0`) read it right.
+    unsafe {
+        asm!(
+            "sc",
+            "bns+ 1f",
+            "neg 3, 3",
+            "1:",
+            inlateout("r0") n => _,
+            inlateout("r3") a as isize => ret,
+            inlateout("r4") b => _,
+            inlateout("r5") c => _,
+            inlateout("r6") d => _,
+            out("r7") _, out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+            out("ctr") _, out("xer") _, out("cr0") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe { asm!("sc", in("r0") libc::SYS_exit_group, in("r3") code, options(noreturn, nostack)) }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = libc::EM_PPC64;
+/// ELFv2 (EF_PPC64_ABI = 2, not in the libc crate): without it a loader takes the
+/// entry point for an ELFv1 function descriptor.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 2;

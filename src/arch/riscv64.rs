@@ -1,0 +1,48 @@
+//! riscv64 (linux/riscv64, RV64GC): the entry point and the `ecall` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with sp 16-byte aligned, pointing at argc. We define no
+// __global_pointer$, so the linker never relaxes accesses to gp and gp needs no setup.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "mv a0, sp",
+    "j {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the RISC-V syscall ABI: number in a7, arguments in a0..a3, result in
+    // a0; nothing else is clobbered.
+    unsafe {
+        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b,
+             in("a2") c, in("a3") d, options(nostack));
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe { asm!("ecall", in("a7") libc::SYS_exit_group, in("a0") code, options(noreturn, nostack)) }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = libc::EM_RISCV;
+/// EF_RISCV_RVC | EF_RISCV_FLOAT_ABI_DOUBLE (not in the libc crate): what the lp64d
+/// RV64GC code inside is.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 0x1 | 0x4;

@@ -1,0 +1,47 @@
+//! s390x (linux/s390x, big-endian): the entry point and the `svc 0` instruction.
+
+use core::arch::{asm, global_asm};
+
+// The kernel starts us with r15 pointing at argc. The s390x ABI has every caller
+// provide a 160-byte register save area at its stack pointer for the callee.
+global_asm!(
+    ".globl _start",
+    ".type _start, @function",
+    "_start:",
+    "lgr %r2, %r15",
+    "aghi %r15, -160",
+    "brasl %r14, {start}",
+    start = sym crate::start,
+);
+
+/// A raw Linux system call with up to four arguments (unused ones may be anything).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
+    // SAFETY: the s390x syscall ABI: number in r1 (svc 0), arguments in r2..r5,
+    // result in r2; nothing else is clobbered.
+    unsafe {
+        asm!("svc 0", in("r1") n, inlateout("r2") a as isize => ret, in("r3") b,
+             in("r4") c, in("r5") d, options(nostack));
+    }
+    ret
+}
+
+/// Ends every thread of the process with `code`.
+///
+/// # Safety
+/// None beyond ending the process; `unsafe` to match the other syscalls.
+#[inline(always)]
+pub unsafe fn exit(code: i32) -> ! {
+    // SAFETY: exit_group does not return and takes no pointers.
+    unsafe { asm!("svc 0", in("r1") libc::SYS_exit_group, in("r2") code, options(noreturn, nostack)) }
+}
+
+/// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_MACHINE: u16 = libc::EM_S390;
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+pub const ELF_FLAGS: u32 = 0;
