@@ -54,6 +54,13 @@ const WAITED: KernelSigset = bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD);
 
 const VERSION: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b"usage: pausle [-v|--version]\n";
+/// The long option's word, taken from the usage line so the two cannot disagree (and
+/// the image carries the letters once).
+const WORD: &[u8] = {
+    let (_, rest) = USAGE.split_at(20);
+    rest.split_at(7).0
+};
+const _: () = assert!(matches!(WORD, b"version"));
 
 /// Called by the arch's `_start` with the initial stack pointer, where the kernel put
 /// `argc` followed by `argv[0..argc]` and a NULL.
@@ -112,11 +119,8 @@ fn pause() -> i32 {
 /// # Safety
 /// `arg` must point to a NUL-terminated string.
 unsafe fn arguments(argc: usize, arg: *const u8) -> i32 {
-    // SAFETY: `&&` reads arg[1] only when arg[0] is '-', so never past its NUL.
-    let long = unsafe { *arg == b'-' && *arg.add(1) == b'-' };
-    let option: &[u8] = if long { b"--version\0" } else { b"-v\0" };
     // SAFETY: `arg` is NUL-terminated.
-    let version = argc == 2 && unsafe { is(arg, option) };
+    let version = argc == 2 && unsafe { is_version(arg) };
     let (fd, text, code) = if version {
         (STDOUT_FILENO, VERSION, 0)
     } else {
@@ -135,16 +139,38 @@ unsafe fn arguments(argc: usize, arg: *const u8) -> i32 {
     code
 }
 
-/// Whether the C string at `arg` equals `lit` (which includes its NUL).
+/// Whether the C string at `arg` is `-v` or `--version`.
 ///
 /// # Safety
 /// `arg` must point to a NUL-terminated string.
-unsafe fn is(arg: *const u8, lit: &[u8]) -> bool {
-    // SAFETY: `all` stops at the first mismatch; `lit` ends in NUL, so every index read
-    // is at or before `arg`'s own NUL.
-    lit.iter()
-        .enumerate()
-        .all(|(i, &b)| unsafe { *arg.add(i) } == b)
+unsafe fn is_version(arg: *const u8) -> bool {
+    // SAFETY: each read is guarded by the previous one having found a non-NUL
+    // character, so none goes past the string's end.
+    unsafe {
+        *arg == b'-'
+            && match *arg.add(1) {
+                b'v' => *arg.add(2) == 0,
+                b'-' => is(arg.add(2), WORD),
+                _ => false,
+            }
+    }
+}
+
+/// Whether the C string at `s` equals `word`.
+///
+/// # Safety
+/// `s` must point to a NUL-terminated string.
+unsafe fn is(mut s: *const u8, word: &[u8]) -> bool {
+    for &want in word {
+        // SAFETY: we stop at the first difference and `word` holds no NUL, so this
+        // never reads past `s`'s own NUL.
+        if unsafe { *s } != want {
+            return false;
+        }
+        s = unsafe { s.add(1) };
+    }
+    // SAFETY: s[..word.len()] matched non-NUL bytes, so s is still within the string.
+    unsafe { *s == 0 }
 }
 
 #[panic_handler]

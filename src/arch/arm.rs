@@ -35,7 +35,9 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 #[inline(always)]
 pub unsafe fn exit(code: i32) -> ! {
     // SAFETY: exit_group does not return and takes no pointers.
-    unsafe { asm!("svc #0", in("r7") libc::SYS_exit_group, in("r0") code, options(noreturn, nostack)) }
+    unsafe {
+        asm!("svc #0", in("r7") libc::SYS_exit_group, in("r0") code, options(noreturn, nostack))
+    }
 }
 
 /// `e_machine` and `e_flags` of the image's ELF header (src/elf.rs, musl builds only).

@@ -5,8 +5,8 @@ use core::arch::{asm, global_asm};
 // The kernel starts us with r1 pointing at argc and, for ELFv2, r12 at the entry
 // point. Code reaches its constants through the TOC pointer r2, so derive it from r12
 // first. A callee may store its return address at 16(r1) of its caller's frame: give
-// start a minimal ELFv2 frame (32 bytes, 16-byte aligned, NULL back chain) so that
-// store cannot land on argv.
+// start a minimal ELFv2 frame (32 bytes, NULL back chain) so that store cannot land on
+// argv. The kernel already aligned r1 to 16 bytes, as the ABI wants.
 global_asm!(
     ".globl _start",
     ".type _start, @function",
@@ -14,7 +14,6 @@ global_asm!(
     "addis 2, 12, .TOC.-_start@ha",
     "addi 2, 2, .TOC.-_start@l",
     "mr 3, 1",
-    "clrrdi 1, 1, 4",
     "li 0, 0",
     "stdu 0, -32(1)",
     "bl {start}",
@@ -30,14 +29,13 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     let ret;
     // SAFETY: the ppc64 syscall ABI: number in r0, arguments in r3..r6, result in r3;
     // the kernel may clobber r0, r4..r12, ctr, xer and cr0. A failure comes back as a
-    // POSITIVE errno with cr0.SO set: negate it to the -errno every other arch returns,
-    // so that callers (the wait4 loop's `> 0`) read it right.
+    // POSITIVE errno with cr0.SO set, which the wait4 loop's `> 0` would take for a
+    // reaped child: `isel` turns it into 0 in one instruction. (Not -errno: no caller
+    // needs the errno, only that a failure is neither a pid nor a signal number.)
     unsafe {
         asm!(
             "sc",
-            "bns+ 1f",
-            "neg 3, 3",
-            "1:",
+            "isel 3, 0, 3, 3",
             inlateout("r0") n => _,
             inlateout("r3") a as isize => ret,
             inlateout("r4") b => _,
