@@ -31,8 +31,9 @@ It measures, for each contender:
                    contender, each round's order rotated, so background load and the
                    growing number of running containers fall on all alike. One untimed
                    warm-up start per image first.
-  stop time        one `docker stop -t STOP_TIMEOUT id...` of its N, wall time (contenders
-                   are stopped one after the other; the others keep running). The docker
+  stop time        one `docker stop -t STOP_TIMEOUT id...` of its N, wall time; the calls for
+                   all contenders start at the same moment, so all stop under the same
+                   load (and the stop phase takes one grace period's worth, not four). The docker
                    CLI stops at most 50 containers at once, so a program that ignores
                    SIGTERM costs ceil(N/50) * STOP_TIMEOUT. Exit codes are recorded: 0 is
                    a clean exit on SIGTERM, 137 is SIGKILL after the grace period.
@@ -149,7 +150,9 @@ def build(name: str, tmp: Path, pausle: Path) -> tuple[Path, str]:
         if not pausle.is_file():
             raise SystemExit(f"{pausle}: not found; build it (tools/check.sh build) or pass --pausle")
         shutil.copyfile(pausle, out)
-        return out, f"copied from {pausle}"
+        shown = pausle.resolve()
+        shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+        return out, f"copied from {shown}"
     src = BENCH / source
     if not src.is_file():
         raise SystemExit(f"{src}: missing")
@@ -210,7 +213,7 @@ def pack(binary: Path, tmp: Path, oci_arch: str, tag: str, wait: float) -> None:
 def start(image: str, name: str, network: str) -> tuple[str, float]:
     t0 = time.perf_counter()
     cid = docker(
-        "run", "-d", "--label", f"{LABEL}=1", "--label", f"{LABEL}.contender={name}",
+        "run", "-d", "--pull", "never", "--label", f"{LABEL}=1", "--label", f"{LABEL}.contender={name}",
         "--network", network, image,
     ).strip()
     return cid, time.perf_counter() - t0
@@ -281,6 +284,7 @@ def describe(name: str, image: str, binary: Path) -> dict:
         "description": CONTENDERS[name][2],
         "image": image,
         "binary_bytes": binary.stat().st_size,
+        "binary_sha256": hashlib.sha256(binary.read_bytes()).hexdigest(),
         "image_bytes": json.loads(docker("image", "inspect", image))[0]["Size"],
     }
 
@@ -344,21 +348,40 @@ def measure(name: str, started: list[tuple[str, float]], args) -> dict:
     return r
 
 
-def stop_all(name: str, ids: list[str], args) -> dict:
-    log(f"{name}: docker stop -t {args.stop_timeout} of {len(ids)} containers")
-    t0 = time.perf_counter()
-    p = run(["docker", "stop", "-t", str(args.stop_timeout), *ids], check=False)
-    r: dict = {"stop_seconds": time.perf_counter() - t0}
-    codes: dict[str, int] = {}
-    for c in inspect(ids):
-        k = str(c["State"]["ExitCode"]) if not c["State"]["Running"] else "running"
-        codes[k] = codes.get(k, 0) + 1
-    r["exit_codes"] = dict(sorted(codes.items()))
-    if p.returncode != 0:
-        r["stop_error"] = p.stderr.strip()[-500:]
-    for i in range(0, len(ids), 100):
-        docker("rm", "-f", "-v", *ids[i : i + 100], check=False)
-    return r
+def stop_all(groups: dict[str, list[str]], args) -> dict[str, dict]:
+    """One `docker stop -t T` per contender, all started at the same moment, so every
+    contender stops under the same load; each one's time runs until its own call returns."""
+    log(f"docker stop -t {args.stop_timeout}: one call per contender, all at once")
+    procs, done, out = {}, {}, {}
+    try:
+        t0 = time.perf_counter()
+        for name, ids in groups.items():
+            procs[name] = subprocess.Popen(
+                ["docker", "stop", "-t", str(args.stop_timeout), *ids],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+        while len(done) < len(procs):
+            for name, p in procs.items():
+                if name not in done and p.poll() is not None:
+                    done[name] = time.perf_counter() - t0
+            time.sleep(0.02)
+    finally:
+        for p in procs.values():  # only if interrupted: our own docker stop processes
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    for name, ids in groups.items():
+        codes: dict[str, int] = {}
+        for c in inspect(ids):
+            k = str(c["State"]["ExitCode"]) if not c["State"]["Running"] else "running"
+            codes[k] = codes.get(k, 0) + 1
+        out[name] = {"stop_seconds": done[name], "exit_codes": dict(sorted(codes.items()))}
+        if procs[name].returncode != 0 or "running" in codes:
+            err = procs[name].stderr.read().strip()[-500:]
+            raise RuntimeError(f"{name}: docker stop failed ({procs[name].returncode}), {codes}: {err}")
+        for i in range(0, len(ids), 100):
+            docker("rm", "-f", "-v", *ids[i : i + 100], check=False)
+    return out
 
 
 # --- reporting -----------------------------------------------------------------------
@@ -454,7 +477,8 @@ def chart(results: list[dict], meta: dict, path: Path) -> None:
             f"Started by docker run -d --network {meta['network']},",
             "  one at a time, contenders interleaved.",
             "Memory: mean per running container.",
-            f"Each stopped by one docker stop -t {t} of its {n}",
+            f"Each stopped by one docker stop -t {t} of its {n},",
+            "  the calls for all contenders run at once",
             f"  (the docker CLI stops {CLI_STOP_PARALLEL} at once).",
             "Exit 0: stopped at SIGTERM.",
             "Exit 137: ignored SIGTERM as PID 1,",
@@ -483,8 +507,9 @@ def markdown(results: list[dict], meta: dict) -> str:
         f"{meta['cgroup_driver']} driver). N = {n} containers per contender, started one at a "
         f"time with `docker run -d --network {meta['network']}`, the contenders interleaved (round "
         f"robin, rotated each round), so all {n * len(results)} run at once; starts/s is N over the "
-        f"summed time of a contender's own starts. Each contender then stopped by one "
-        f"`docker stop -t {t}` of its {n} (the CLI stops {CLI_STOP_PARALLEL} at once). "
+        f"summed time of a contender's own starts. Each contender is then stopped by one "
+        f"`docker stop -t {t}` of its {n} (the CLI stops {CLI_STOP_PARALLEL} at once), the calls for "
+        f"all contenders started at the same moment so that all stop under the same load. "
         f"Whole run: {meta['wall_seconds']:.0f} s.\n",
         table(results, n, t),
         "Builds: "
@@ -559,6 +584,7 @@ def main(argv: list[str]) -> int:
         "cgroup_driver": dinfo.get("CgroupDriver"),
         "cgroup_version": cgroup_version(),
         "oci_arch": target["oci-arch"],
+        "git_revision": run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], check=False).stdout.strip() or None,
     }
     results: list[dict] = []
     t_all = time.perf_counter()
@@ -578,15 +604,16 @@ def main(argv: list[str]) -> int:
             time.sleep(args.settle)
             for r in results:
                 r |= measure(r["name"], started[r["name"]], args)
+            stopped = stop_all({n: [c for c, _ in started[n]] for n in started}, args)
             for r in results:
-                r |= stop_all(r["name"], [c for c, _ in started[r["name"]]], args)
+                r |= stopped[r["name"]]
                 log(
                     f"{r['name']}: {r['binary_bytes']} B, {r['starts_per_second']:.2f} starts/s, "
                     f"{fmt_kib(r['cgroup_memory_bytes_avg'])} KiB cgroup, {r['vmrss_kib_avg']:.0f} KiB RSS, "
                     f"stop {r['stop_seconds']:.1f} s, exit codes {r['exit_codes']}"
                 )
     except (KeyboardInterrupt, Interrupted) as e:
-        log(f"interrupted ({e or 'SIGINT'}); cleaning up")
+        log(f"interrupted ({str(e) or 'SIGINT'}); cleaning up")
         return 130
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -78,7 +78,33 @@ stage_suite() {
   done < <(field arch qemu)
 }
 
-all=(lint build budget suite)
+stage_nix() {
+  say "flake: parse, format, dead code, lock pins, workflow, single source"
+  nix/lint.sh
+}
+
+stage_docker() {
+  say "Docker acceptance: the image from tools/mkimage.py on the engine"
+  python3 -m pytest -q -p no:cacheprovider tests/docker
+}
+
+stage_index() {
+  say "multi-arch OCI index"
+  python3 -m pytest -q -p no:cacheprovider tests/index
+}
+
+stage_deploy() {
+  say "Kubernetes manifests: schema and security policy"
+  deploy/validate.sh
+  python3 -m pytest -q -p no:cacheprovider deploy
+}
+
+stage_bench() {
+  say "benchmark, smoke run (the full run is README's command)"
+  python3 bench/run.py --quick --out target/bench-smoke
+}
+
+all=(lint build budget suite nix docker index deploy bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do

