@@ -31,12 +31,14 @@ It measures, for each contender:
                    contender, each round's order rotated, so background load and the
                    growing number of running containers fall on all alike. One untimed
                    warm-up start per image first.
-  stop time        one `docker stop -t STOP_TIMEOUT id...` of its N, wall time; the calls for
-                   all contenders start at the same moment, so all stop under the same
-                   load (and the stop phase takes one grace period's worth, not four). The docker
-                   CLI stops at most 50 containers at once, so a program that ignores
-                   SIGTERM costs ceil(N/50) * STOP_TIMEOUT. Exit codes are recorded: 0 is
-                   a clean exit on SIGTERM, 137 is SIGKILL after the grace period.
+  stop time        the wall time `docker stop -t STOP_TIMEOUT` takes for its N. One docker
+                   stop of N ids stops 50 at a time (the CLI's limit), so it is run as
+                   ceil(N/50) calls of 50, interleaved across contenders with each round's
+                   order rotated, as the starts are: tearing a container down costs more
+                   while more are up, and stopping contenders one after the other favoured
+                   whoever went last by 2x here. A program that ignores SIGTERM costs
+                   ceil(N/50) * STOP_TIMEOUT. Exit codes are recorded: 0 is a clean exit on
+                   SIGTERM, 137 is SIGKILL after the grace period.
 
 Writes results.md, results.json and chart.png to --out and prints the table. Everything it
 creates carries the label pausle-bench=1 (images are also tagged pausle-bench/*) and is
@@ -349,38 +351,40 @@ def measure(name: str, started: list[tuple[str, float]], args) -> dict:
 
 
 def stop_all(groups: dict[str, list[str]], args) -> dict[str, dict]:
-    """One `docker stop -t T` per contender, all started at the same moment, so every
-    contender stops under the same load; each one's time runs until its own call returns."""
-    log(f"docker stop -t {args.stop_timeout}: one call per contender, all at once")
-    procs, done, out = {}, {}, {}
-    try:
-        t0 = time.perf_counter()
-        for name, ids in groups.items():
-            procs[name] = subprocess.Popen(
-                ["docker", "stop", "-t", str(args.stop_timeout), *ids],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            )
-        while len(done) < len(procs):
-            for name, p in procs.items():
-                if name not in done and p.poll() is not None:
-                    done[name] = time.perf_counter() - t0
-            time.sleep(0.02)
-    finally:
-        for p in procs.values():  # only if interrupted: our own docker stop processes
-            if p.poll() is None:
-                p.kill()
-            p.wait()
+    """Stops every contender's N in batches of 50 (what one `docker stop` of all N does: the
+    CLI stops 50 at a time), one `docker stop -t T` per batch, the batches interleaved across
+    contenders like the starts. Tearing a container down costs more while more are up, so
+    stopping the contenders one after the other would favour whichever goes last; rotating
+    the batches gives each the same mix. A contender's stop time is the sum of its batches'."""
+    names = list(groups)
+    took = {n: 0.0 for n in names}
+    errors = []
+    rounds = math.ceil(max(len(ids) for ids in groups.values()) / CLI_STOP_PARALLEL)
+    log(f"stopping: {rounds} round(s) of one docker stop -t {args.stop_timeout} per contender")
+    for i in range(rounds):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            batch = groups[name][i * CLI_STOP_PARALLEL : (i + 1) * CLI_STOP_PARALLEL]
+            if not batch:
+                continue
+            t0 = time.perf_counter()
+            p = run(["docker", "stop", "-t", str(args.stop_timeout), *batch], check=False)
+            took[name] += time.perf_counter() - t0
+            if p.returncode != 0:
+                errors.append(f"{name}: docker stop failed ({p.returncode}): {p.stderr.strip()[-300:]}")
+    out = {}
     for name, ids in groups.items():
         codes: dict[str, int] = {}
         for c in inspect(ids):
             k = str(c["State"]["ExitCode"]) if not c["State"]["Running"] else "running"
             codes[k] = codes.get(k, 0) + 1
-        out[name] = {"stop_seconds": done[name], "exit_codes": dict(sorted(codes.items()))}
-        if procs[name].returncode != 0 or "running" in codes:
-            err = procs[name].stderr.read().strip()[-500:]
-            raise RuntimeError(f"{name}: docker stop failed ({procs[name].returncode}), {codes}: {err}")
-        for i in range(0, len(ids), 100):
-            docker("rm", "-f", "-v", *ids[i : i + 100], check=False)
+        if "running" in codes:
+            errors.append(f"{name}: still running after docker stop: {codes}")
+        out[name] = {"stop_seconds": took[name], "exit_codes": dict(sorted(codes.items()))}
+        for j in range(0, len(ids), 100):
+            docker("rm", "-f", "-v", *ids[j : j + 100], check=False)
+    if errors:
+        raise RuntimeError("; ".join(errors))
     return out
 
 
@@ -477,9 +481,8 @@ def chart(results: list[dict], meta: dict, path: Path) -> None:
             f"Started by docker run -d --network {meta['network']},",
             "  one at a time, contenders interleaved.",
             "Memory: mean per running container.",
-            f"Each stopped by one docker stop -t {t} of its {n},",
-            "  the calls for all contenders run at once",
-            f"  (the docker CLI stops {CLI_STOP_PARALLEL} at once).",
+            f"Stopped by docker stop -t {t}, {CLI_STOP_PARALLEL} at a time",
+            "  (as the CLI does), contenders interleaved.",
             "Exit 0: stopped at SIGTERM.",
             "Exit 137: ignored SIGTERM as PID 1,",
             f"  SIGKILLed after the {t} s grace.",
@@ -507,9 +510,10 @@ def markdown(results: list[dict], meta: dict) -> str:
         f"{meta['cgroup_driver']} driver). N = {n} containers per contender, started one at a "
         f"time with `docker run -d --network {meta['network']}`, the contenders interleaved (round "
         f"robin, rotated each round), so all {n * len(results)} run at once; starts/s is N over the "
-        f"summed time of a contender's own starts. Each contender is then stopped by one "
-        f"`docker stop -t {t}` of its {n} (the CLI stops {CLI_STOP_PARALLEL} at once), the calls for "
-        f"all contenders started at the same moment so that all stop under the same load. "
+        f"summed time of a contender's own starts. They are stopped the same way: "
+        f"`docker stop -t {t}` of {CLI_STOP_PARALLEL} ids at a time (what one `docker stop` of all "
+        f"{n} does: the CLI stops {CLI_STOP_PARALLEL} at once), interleaved across contenders; stop "
+        f"time is the sum of a contender's own calls. "
         f"Whole run: {meta['wall_seconds']:.0f} s.\n",
         table(results, n, t),
         "Builds: "

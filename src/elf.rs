@@ -1,9 +1,11 @@
-//! The first bytes of the image: an ELF file header and its one program header.
+//! The first bytes of the image: an ELF file header and its program headers.
 //!
 //! The linker writes the image flat (`--oformat=binary`, see src/link.ld), so this
 //! static *is* the file's header. One read+execute PT_LOAD maps the whole file, which
-//! is all the kernel's ELF loader needs: no section headers (only tools read those), no
-//! PT_GNU_STACK (a 64-bit ELF gets a non-executable stack without one), no interpreter.
+//! is all the kernel's ELF loader needs: no section headers (only tools read those) and
+//! no interpreter. A 64-bit ELF without PT_GNU_STACK gets a non-executable stack; a
+//! 32-bit one (i386, arm) would get READ_IMPLIES_EXEC, every readable mapping made
+//! executable, so 32-bit images also carry a PT_GNU_STACK that says read+write only.
 //! The fields that depend on the link (entry point, load address, size) are relocations
 //! the linker resolves; the rest are constants.
 
@@ -46,7 +48,16 @@ struct Header {
     shnum: u16,
     shstrndx: u16,
     load: Phdr,
+    #[cfg(target_pointer_width = "32")]
+    stack: Phdr,
 }
+
+/// How many program headers follow the file header.
+const PHNUM: usize = if cfg!(target_pointer_width = "32") {
+    2
+} else {
+    1
+};
 
 #[cfg(target_pointer_width = "64")]
 #[repr(C)]
@@ -85,7 +96,7 @@ type Ehdr = libc::Elf32_Ehdr;
 type LibcPhdr = libc::Elf32_Phdr;
 
 // The layout must be the ABI's to the byte; libc's own structs are the reference.
-const _: () = assert!(size_of::<Header>() == size_of::<Ehdr>() + size_of::<LibcPhdr>());
+const _: () = assert!(size_of::<Header>() == size_of::<Ehdr>() + PHNUM * size_of::<LibcPhdr>());
 const _: () = assert!(core::mem::offset_of!(Header, load) == size_of::<Ehdr>());
 
 // SAFETY: read by the kernel from the file, never through this static at run time.
@@ -125,7 +136,7 @@ static HEADER: Header = Header {
     flags: crate::arch::ELF_FLAGS,
     ehsize: size_of::<Ehdr>() as u16,
     phentsize: size_of::<LibcPhdr>() as u16,
-    phnum: 1,
+    phnum: PHNUM as u16,
     shentsize: 0,
     shnum: 0,
     shstrndx: 0,
@@ -138,5 +149,16 @@ static HEADER: Header = Header {
         filesz: &raw const __pausle_size,
         memsz: &raw const __pausle_size,
         align: MAX_PAGE,
+    },
+    #[cfg(target_pointer_width = "32")]
+    stack: Phdr {
+        kind: libc::PT_GNU_STACK,
+        flags: libc::PF_R | libc::PF_W,
+        offset: 0,
+        vaddr: core::ptr::null(),
+        paddr: core::ptr::null(),
+        filesz: core::ptr::null(),
+        memsz: core::ptr::null(),
+        align: 16,
     },
 };

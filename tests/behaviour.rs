@@ -111,13 +111,35 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// Whether `pid` sits in rt_sigtimedwait: blocked every signal and waiting for ours.
-/// Under a user-mode emulator this is the emulator's host call for the guest's.
+/// Whether `pid` sits in rt_sigtimedwait, having blocked every signal.
 fn waiting(pid: pid_t) -> bool {
-    let Ok(s) = fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+    if runner().is_some() {
+        // A user-mode emulator blocks host signals as it likes, but it serves the
+        // guest's rt_sigtimedwait with its own host call.
+        let Ok(s) = fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+            return false;
+        };
+        return s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string());
+    }
+    // Natively, /proc shows it exactly: while rt_sigtimedwait sleeps, the kernel
+    // unblocks the signals it waits for (and SIGKILL/SIGSTOP never show as blocked),
+    // so "asleep with every signal blocked but INT, TERM, CHLD" is pausle waiting for
+    // precisely those. (Not /proc/PID/syscall: a 32-bit binary on a 64-bit kernel
+    // reports its own, different syscall numbers.)
+    let bit = |s: c_int| 1u64 << (s - 1);
+    let all_blockable = !(bit(SIGKILL) | bit(SIGSTOP));
+    let waiting_mask = all_blockable & !(bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD));
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
         return false;
     };
-    s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string())
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    field("SigBlk:").and_then(|m| u64::from_str_radix(m, 16).ok()) == Some(waiting_mask)
+        && field("State:").is_some_and(|s| s.starts_with('S'))
 }
 
 /// A pausle process under test: `child` is what we spawned (pausle itself, or the
@@ -545,5 +567,32 @@ fn resident_memory_while_pausing_is_tiny() {
         .unwrap();
     eprintln!("VmRSS {kb} kB");
     assert!(kb <= MAX_KB, "VmRSS {kb} kB > {MAX_KB} kB");
+    p.assert_stops_on(SIGTERM);
+}
+
+#[test]
+fn stack_is_not_executable() {
+    if let Some(r) = runner() {
+        // Under an emulator the mappings are the emulator's, not pausle's.
+        eprintln!("stack not inspected under {r:?}");
+        return;
+    }
+    let mut p = Pausle::spawn();
+    let maps = fs::read_to_string(format!("/proc/{}/maps", p.pid)).unwrap();
+    let stack = maps
+        .lines()
+        .find(|l| l.ends_with("[stack]"))
+        .expect("a [stack] mapping");
+    let perms = stack.split_whitespace().nth(1).unwrap();
+    assert!(!perms.contains('x'), "executable stack: {stack}");
+    // A 32-bit ELF without PT_GNU_STACK would get READ_IMPLIES_EXEC instead.
+    let personality = fs::read_to_string(format!("/proc/{}/personality", p.pid)).unwrap();
+    let personality = u32::from_str_radix(personality.trim(), 16).unwrap();
+    const READ_IMPLIES_EXEC: u32 = 0x040_0000;
+    assert_eq!(
+        personality & READ_IMPLIES_EXEC,
+        0,
+        "READ_IMPLIES_EXEC is set"
+    );
     p.assert_stops_on(SIGTERM);
 }
