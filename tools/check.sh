@@ -62,8 +62,9 @@ stage_build() {
 
 stage_budget() {
   say "size budget"
-  local arch
-  python3 tools/budget.py $(for arch in $(field arch); do echo "$out/pausle-$arch"; done)
+  local arch bins=()
+  for arch in $(field arch); do bins+=("$out/pausle-$arch"); done
+  python3 tools/budget.py "${bins[@]}"
 }
 
 stage_suite() {
@@ -78,9 +79,10 @@ stage_suite() {
       # A kernel may run another arch itself (x86_64 runs i686): then test it natively
       # too, where /proc shows the process itself. binfmt_misc would route it through
       # qemu behind our back, so only when no entry for this emulator is enabled.
-      [ "$(cat "/proc/sys/fs/binfmt_misc/qemu-$qemu" 2>/dev/null | head -n 1)" != enabled ] &&
-        [ "$(timeout 5 "$bin" --version 2>/dev/null)" = "pausle $(field --get version)" ] ||
+      if [ "$(head -n 1 "/proc/sys/fs/binfmt_misc/qemu-$qemu" 2>/dev/null)" = enabled ] ||
+        [ "$(timeout 5 "$bin" --version 2>/dev/null)" != "pausle $(field --get version)" ]; then
         continue
+      fi
     fi
     say "behaviour suite: $arch natively"
     PAUSLE_BIN=$bin cargo test --release --test behaviour
