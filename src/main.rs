@@ -32,7 +32,7 @@ mod arch;
 #[cfg(target_env = "musl")]
 mod elf;
 
-use arch::syscall4;
+use arch::{syscall4, syscall4_discard};
 use libc::{SIG_BLOCK, SIGCHLD, SIGINT, SIGTERM, STDERR_FILENO, STDOUT_FILENO, WNOHANG, c_int};
 
 /// The kernel's signal set: one bit per signal 1..=64. `_NSIG` is 64 on every arch we
@@ -51,16 +51,22 @@ const fn bit(sig: c_int) -> KernelSigset {
 const ALL: KernelSigset = !0;
 /// What we wait for: a request to stop, or a child to reap.
 const WAITED: KernelSigset = bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD);
+// pause() tells the stop signals from SIGCHLD by being below it.
+const _: () = assert!(SIGINT < SIGCHLD && SIGTERM < SIGCHLD);
+// The sets as the kernel reads them, in native byte order: as bytes they need no 8-byte
+// alignment in the image, which would cost padding after the code on some arches.
+const ALL_BYTES: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
+const WAITED_BYTES: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
 
 const VERSION: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b"usage: pausle [-v|--version]\n";
-/// The long option's word, taken from the usage line so the two cannot disagree (and
-/// the image carries the letters once).
-const WORD: &[u8] = {
-    let (_, rest) = USAGE.split_at(20);
-    rest.split_at(7).0
+/// The long option after its first dash, taken from the usage line so the two cannot
+/// disagree (and the image carries the letters once).
+const LONG_TAIL: &[u8] = {
+    let (_, rest) = USAGE.split_at(19);
+    rest.split_at(8).0
 };
-const _: () = assert!(matches!(WORD, b"version"));
+const _: () = assert!(matches!(LONG_TAIL, b"-version"));
 
 /// Called by the arch's `_start` with the initial stack pointer, where the kernel put
 /// `argc` followed by `argv[0..argc]` and a NULL.
@@ -85,10 +91,10 @@ fn pause() -> i32 {
     // SAFETY: the set pointers refer to constants of the size passed; the other pointer
     // arguments are NULL, which these syscalls accept.
     unsafe {
-        syscall4(
+        syscall4_discard(
             libc::SYS_rt_sigprocmask,
             SIG_BLOCK as usize,
-            &ALL as *const _ as usize,
+            &ALL_BYTES as *const _ as usize,
             0,
             SIGSET_BYTES,
         );
@@ -100,13 +106,15 @@ fn pause() -> i32 {
             while syscall4(libc::SYS_wait4, -1isize as usize, 0, WNOHANG as usize, 0) > 0 {}
             let sig = syscall4(
                 libc::SYS_rt_sigtimedwait,
-                &WAITED as *const _ as usize,
+                &WAITED_BYTES as *const _ as usize,
                 0,
                 0,
                 SIGSET_BYTES,
             );
-            // Anything else is SIGCHLD, or -EINTR after a SIGSTOP/SIGCONT: wait again.
-            if sig == SIGINT as isize || sig == SIGTERM as isize {
+            // We only wait for SIGINT, SIGTERM and SIGCHLD, so a positive result below
+            // SIGCHLD is one of the first two. Anything else is SIGCHLD, or a failure
+            // (-EINTR after a SIGSTOP/SIGCONT, say): wait again.
+            if sig > 0 && sig < SIGCHLD as isize {
                 return 0;
             }
         }
@@ -126,9 +134,10 @@ unsafe fn arguments(argc: usize, arg: *const u8) -> i32 {
     } else {
         (STDERR_FILENO, USAGE, 2)
     };
-    // SAFETY: `text` is a live static of the length passed.
+    // SAFETY: `text` is a live static of the length passed. If the write fails there is
+    // no one left to tell.
     unsafe {
-        syscall4(
+        syscall4_discard(
             libc::SYS_write,
             fd as usize,
             text.as_ptr() as usize,
@@ -150,8 +159,7 @@ unsafe fn is_version(arg: *const u8) -> bool {
         *arg == b'-'
             && match *arg.add(1) {
                 b'v' => *arg.add(2) == 0,
-                b'-' => is(arg.add(2), WORD),
-                _ => false,
+                _ => is(arg.add(1), LONG_TAIL),
             }
     }
 }

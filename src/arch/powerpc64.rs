@@ -3,20 +3,28 @@
 use core::arch::{asm, global_asm};
 
 // The kernel starts us with r1 pointing at argc and, for ELFv2, r12 at the entry
-// point. Code reaches its constants through the TOC pointer r2, so derive it from r12
-// first. A callee may store its return address at 16(r1) of its caller's frame: give
+// point. A callee may store its return address at 16(r1) of its caller's frame: give
 // start a minimal ELFv2 frame (32 bytes, NULL back chain) so that store cannot land on
 // argv. The kernel already aligned r1 to 16 bytes, as the ABI wants.
+// start reaches its constants through the TOC pointer r2 and so begins with a global
+// entry point that derives r2 from r12, which the ABI has the caller set to that entry's
+// address. Rather than set up r2 here as well and branch past it, _start sits in start's
+// own section, which module-level assembly always precedes, points r12 at start and
+// falls through into it. link.ld fails the link should anything ever come in between.
 global_asm!(
+    ".section .text.{start},\"ax\",@progbits",
     ".globl _start",
     ".type _start, @function",
     "_start:",
-    "addis 2, 12, .TOC.-_start@ha",
-    "addi 2, 2, .TOC.-_start@l",
     "mr 3, 1",
     "li 0, 0",
     "stdu 0, -32(1)",
-    "bl {start}",
+    "addi 12, 12, {start}-_start",
+    ".globl __pausle_entry_end",
+    "__pausle_entry_end:",
+    ".globl __pausle_start",
+    ".set __pausle_start, {start}",
+    ".previous",
     start = sym crate::start,
 );
 
@@ -30,8 +38,9 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     // SAFETY: the ppc64 syscall ABI: number in r0, arguments in r3..r6, result in r3;
     // the kernel may clobber r0, r4..r12, ctr, xer and cr0. A failure comes back as a
     // POSITIVE errno with cr0.SO set, which the wait4 loop's `> 0` would take for a
-    // reaped child: `isel` turns it into 0 in one instruction. (Not -errno: no caller
-    // needs the errno, only that a failure is neither a pid nor a signal number.)
+    // reaped child (and pause() an EINTR, 4, for a stop signal): `isel` turns it into 0
+    // in one instruction. (Not -errno: no caller needs the errno, only that a failure
+    // is neither a pid nor a signal number.)
     unsafe {
         asm!(
             "sc",
@@ -47,6 +56,29 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
         );
     }
     ret
+}
+
+/// [`syscall4`] for a call whose result the caller ignores: no failure to tell apart,
+/// so no `isel`.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4_discard(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) {
+    // SAFETY: as for syscall4.
+    unsafe {
+        asm!(
+            "sc",
+            inlateout("r0") n => _,
+            inlateout("r3") a => _,
+            inlateout("r4") b => _,
+            inlateout("r5") c => _,
+            inlateout("r6") d => _,
+            out("r7") _, out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+            out("ctr") _, out("xer") _, out("cr0") _,
+            options(nostack),
+        );
+    }
 }
 
 /// Ends every thread of the process with `code`.
