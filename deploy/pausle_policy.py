@@ -98,20 +98,26 @@ def _seccomp(problems: list[str], where: str, sc: Any) -> None:
     _require(problems, f"{where}.seccompProfile.type", _get(sc, "seccompProfile", "type"), "RuntimeDefault")
 
 
+def _identity(problems: list[str], where: str, sc: Any) -> Doc:
+    """The identity rules a pod's and a container's securityContext share: it is set,
+    and runs as non-root UID:GID. Returns it ({} when missing) for the rest."""
+    if not isinstance(sc, dict):
+        problems.append(f"{where}: must be set")
+        sc = {}
+    _require(problems, f"{where}.runAsNonRoot", sc.get("runAsNonRoot"), True)
+    _require(problems, f"{where}.runAsUser", sc.get("runAsUser"), UID)
+    _require(problems, f"{where}.runAsGroup", sc.get("runAsGroup"), GID)
+    return sc
+
+
 def container_problems(c: Doc, where: str) -> list[str]:
     p: list[str] = []
     if not c.get("image"):
         p.append(f"{where}.image: must be set")
     _require(p, f"{where}.imagePullPolicy", c.get("imagePullPolicy"), "IfNotPresent")
 
-    sc = c.get("securityContext")
     s = f"{where}.securityContext"
-    if not isinstance(sc, dict):
-        p.append(f"{s}: must be set")
-        sc = {}
-    _require(p, f"{s}.runAsNonRoot", sc.get("runAsNonRoot"), True)
-    _require(p, f"{s}.runAsUser", sc.get("runAsUser"), UID)
-    _require(p, f"{s}.runAsGroup", sc.get("runAsGroup"), GID)
+    sc = _identity(p, s, c.get("securityContext"))
     _require(p, f"{s}.readOnlyRootFilesystem", sc.get("readOnlyRootFilesystem"), True)
     _require(p, f"{s}.allowPrivilegeEscalation", sc.get("allowPrivilegeEscalation"), False)
     if sc.get("privileged") is not None and sc.get("privileged") is not False:
@@ -184,14 +190,8 @@ def deployment_problems(dep: Doc) -> list[str]:
         if isinstance(v, dict) and "hostPath" in v:
             p.append(f"{w}.volumes: no hostPath volumes ({v.get('name')!r})")
 
-    psc = pod.get("securityContext")
     s = f"{w}.securityContext"
-    if not isinstance(psc, dict):
-        p.append(f"{s}: must be set")
-        psc = {}
-    _require(p, f"{s}.runAsNonRoot", psc.get("runAsNonRoot"), True)
-    _require(p, f"{s}.runAsUser", psc.get("runAsUser"), UID)
-    _require(p, f"{s}.runAsGroup", psc.get("runAsGroup"), GID)
+    psc = _identity(p, s, pod.get("securityContext"))
     _seccomp(p, s, psc)
 
     spread = [
