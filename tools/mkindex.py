@@ -15,7 +15,8 @@ a row, or one given twice, is refused.
 At least one of them is needed. TAG defaults to Cargo.toml's version.
 
 The layout: index.json names one descriptor, of the image index blob, annotated
-org.opencontainers.image.ref.name=TAG; that index lists one OCI image manifest per
+org.opencontainers.image.ref.name=TAG and io.containerd.image.name=NAME:TAG (NAME is
+Cargo.toml's image); that index lists one OCI image manifest per
 platform, in the table's order, each with its platform; each manifest has its OCI
 config (converted from the docker config) and its layers, gzipped.
 
@@ -42,13 +43,18 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from manifest import ROOT, metadata, version  # noqa: E402
+from manifest import ROOT, image, metadata, version  # noqa: E402
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
+# The full name NAME:TAG, which containerd (`ctr images import`) and podman (`podman
+# load`, `pull oci-archive:`) name the image by; without it both take the bare tag for
+# the name (import-<date>:0.1.0, localhost/0.1.0:latest). ref.name stays the tag:
+# skopeo's oci:DIR:TAG, umoci and push.sh look the image up by it.
+IMAGE_NAME = "io.containerd.image.name"
 
 # The fields of a docker image config that the OCI image config also defines; the
 # others (container, container_config, docker_version, ArgsEscaped, Hostname, ...)
@@ -289,7 +295,7 @@ def oci_config(docker: dict, arch: str, variant: str | None, where: str) -> dict
 
 
 def build(images: dict[str, Path], tag: str, targets: list[dict],
-          partial: bool = False) -> tuple[dict[str, bytes], str]:
+          partial: bool = False, name: str | None = None) -> tuple[dict[str, bytes], str]:
     """The layout's files (relative path -> bytes) and the index digest.
     `images` maps PLATFORM to its docker-archive."""
     if not TAG_RE.fullmatch(tag):
@@ -334,7 +340,10 @@ def build(images: dict[str, Path], tag: str, targets: list[dict],
 
     index = add(MT_INDEX, canonical({"schemaVersion": 2, "mediaType": MT_INDEX,
                                      "manifests": entries}))
-    top = dict(index, annotations={REF_NAME: tag})
+    annotations = {REF_NAME: tag}
+    if name:
+        annotations[IMAGE_NAME] = f"{name}:{tag}"
+    top = dict(index, annotations=annotations)
     files = {
         "oci-layout": canonical({"imageLayoutVersion": "1.0.0"}),
         "index.json": canonical({"schemaVersion": 2, "mediaType": MT_INDEX,
@@ -411,7 +420,8 @@ def main(argv: list[str]) -> int:
                 raise Refused(f"--image {platform} given twice")
             images[platform] = Path(archive)
         tag = args.tag or version(args.cargo_toml)
-        files, digest = build(images, tag, metadata(args.cargo_toml)["targets"], args.partial)
+        files, digest = build(images, tag, metadata(args.cargo_toml)["targets"], args.partial,
+                              image(args.cargo_toml))
         if args.out:
             write_dir(files, args.out)
         if args.archive:

@@ -3,7 +3,7 @@
 Nothing here skips when a tool is missing: no engine, no built binary, no musl-gcc or
 no static busybox is a failure (CI installs them all). Every container and image a test
 creates has a unique name and is removed when the test (or the session) ends; the one
-shared name, pausle:<version>, is put back on whatever image had it before.
+shared name, Cargo.toml's image:<version>, is put back on whatever image had it before.
 """
 
 import json
@@ -218,18 +218,18 @@ def docker(engine) -> Docker:
 
 @pytest.fixture(scope="session")
 def pausle_archive(tmp_path_factory) -> Path:
-    """mkimage.py's archive of the host's pausle, named pausle:<version>."""
+    """mkimage.py's archive of the host's pausle, named Cargo.toml's image:<version>."""
     out = tmp_path_factory.mktemp("image") / f"pausle-{HOST['oci-arch']}.tar"
     return mkimage(binary(HOST["arch"]), HOST["oci-arch"], out, *variant(HOST))
 
 
 @pytest.fixture(scope="session")
 def pausle_image(engine, pausle_archive) -> str:
-    """pausle_archive, `docker load`ed: pausle:<version> for the whole session."""
+    """pausle_archive, `docker load`ed: image:<version> for the whole session."""
     d = Docker()
     try:
         ref = d.load(pausle_archive)
-        assert ref == f"pausle:{VERSION}"
+        assert ref == f"{manifest.image()}:{VERSION}"
         yield ref
     finally:
         d.cleanup()

@@ -39,6 +39,8 @@ OUT = Path(os.environ.get("PAUSLE_OUT") or ROOT / "target" / "out")
 TARGETS = manifest.targets()
 TAG = manifest.version()
 REF = "org.opencontainers.image.ref.name"
+NAME = mkindex.IMAGE_NAME  # io.containerd.image.name: NAME:TAG, what ctr and podman read
+IMAGE = manifest.image()
 
 
 def plat(t: dict) -> str:
@@ -191,7 +193,7 @@ def test_layout_is_sound(layout, binaries):
     top = json.loads((layout / "index.json").read_text())
     assert top["mediaType"] == mkindex.MT_INDEX
     (desc,) = top["manifests"]
-    assert desc["annotations"] == {REF: TAG}
+    assert desc["annotations"] == {REF: TAG, NAME: f"{IMAGE}:{TAG}"}
     assert desc["mediaType"] == mkindex.MT_INDEX
     used = set()
 
@@ -240,7 +242,7 @@ def test_tag_is_not_in_the_index_digest(archives, layout, tmp_path):
     p = mkindex_cli("--out", tmp_path / "l", "--tag", "latest", *image_args(archives))
     assert p.stdout.strip() == index_of(layout)[0]
     top = json.loads((tmp_path / "l" / "index.json").read_text())
-    assert top["manifests"][0]["annotations"] == {REF: "latest"}
+    assert top["manifests"][0]["annotations"] == {REF: "latest", NAME: f"{IMAGE}:latest"}
 
 
 def test_deflate_round_trips():
