@@ -1,0 +1,120 @@
+"""podman (rootful, private storage) and its pods, by docs/runtimes.md's commands."""
+
+import json
+import tarfile
+import time
+
+import pytest
+from conftest import REF, VERSION, proc_status, wait_pausing, zombies_of
+
+BUSYBOX = "localhost/pausle-rt-busybox:1"
+
+
+def config_digest(archive) -> str:
+    """The image id a docker-archive's config gives (podman's image id)."""
+    with tarfile.open(archive) as tar:
+        return json.load(tar.extractfile("manifest.json"))[0]["Config"].removesuffix(".json")
+
+
+def test_load_names_the_image(podman, images):
+    """Both archives load under Cargo.toml's image name: the docker-archive by its
+    RepoTags, the oci-archive by index.json's io.containerd.image.name (without it
+    podman named it localhost/0.1.0:latest)."""
+    p = podman.guide("podman-load", images)
+    assert p.stdout.splitlines() == [f"Loaded image: {REF}"] * 2 + [REF], p.stdout
+    # The index's host manifest has the same config as the docker-archive: one image.
+    assert podman.inspect(REF, "{{.Id}}") == config_digest(images / "pausle.tar")
+
+
+def test_pull_oci_dir_is_named_by_the_path(podman, images):
+    """What the guide's table says of `podman pull oci:DIR:TAG`."""
+    podman("pull", "-q", f"oci:{images / 'pausle-oci'}:{VERSION}")
+    names = podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    name = f"localhost{images}/pausle-oci:latest"  # the path as given, under localhost
+    assert name in names, names
+    podman("rmi", name)
+
+
+def test_run_stop_int(podman, images):
+    podman.guide("podman-load", images)
+    start = time.monotonic()
+    p = podman.guide("podman-run", images)
+    took = time.monotonic() - start
+    # run's id, stop's name, the exit code; run's id, kill's name, wait's exit code
+    lines = p.stdout.split()
+    assert lines[1:3] == ["pause", "0"] and lines[4:] == ["pause-int", "0"], p.stdout
+    # two runs, a stop and a kill+wait: far below podman's 10 s stop timeout
+    assert took < 8, f"{took:.1f}s"
+    user = podman.inspect("pause", "{{.Config.User}}")
+    assert user == "65535:65535"
+    podman("rm", "pause", "pause-int")
+
+
+def test_args_and_pid_host(podman, images):
+    podman.guide("podman-load", images)
+    p = podman.guide("podman-args", images)
+    lines = p.stdout.splitlines()
+    assert lines[0] == f"pausle {VERSION}"
+    assert "exit 2" in lines, p.stdout
+    assert "usage" in p.stderr.lower()
+    assert lines[-1] == "0"  # --pid=host: stopped by TERM, status 0
+    podman("rm", "pause-host")
+
+
+def _orphans_reaped(infra_pid: int) -> None:
+    """The app's `(sleep 2 &)` is orphaned at once: it must be re-parented to pausle
+    (PID 1 of the shared namespace), and once it exits, reaped: no zombie child."""
+    deadline = time.monotonic() + 10
+    adopted = False
+    while time.monotonic() < deadline:
+        kids = [int(e) for e in __import__("os").listdir("/proc") if e.isdigit()
+                and proc_status(int(e)).get("PPid", "").strip() == str(infra_pid)]
+        names = [proc_status(k).get("Name", "").strip() for k in kids]
+        if "sleep" in names:
+            adopted = True
+        if adopted and "sleep" not in names:
+            break
+        time.sleep(0.05)
+    assert adopted, "the orphan was never re-parented to the infra container"
+    assert zombies_of(infra_pid) == []
+
+
+def test_pod_infra_reaps_and_stops(podman, images):
+    podman.guide("podman-load", images)
+    podman.guide("podman-pod", images, app=BUSYBOX)
+    infra = podman("pod", "inspect", "-f", "{{.InfraContainerID}}", "demo").stdout.strip()
+    pid = podman.pid(infra)
+    wait_pausing(pid)
+    st = proc_status(pid)
+    assert st["NSpid"].split()[-1] == "1", "pausle is not PID 1 of the pod"
+    # podman makes the infra UID 0 whatever the image says; the pod's user namespace
+    # makes that an unprivileged host UID.
+    assert st["Uid"].split()[0] == "100000", st["Uid"]
+    _orphans_reaped(pid)
+    p = podman.guide("podman-pod-stop", images)
+    assert p.stdout.split()[-2:] == ["0", "0"], p.stdout  # app, then demo-infra
+    podman("pod", "rm", "demo")
+
+
+def test_pod_infra_command(podman, images):
+    """--infra-command /pausle: the same, started by name."""
+    podman.guide("podman-load", images)
+    podman("pod", "create", "--name", "demo-cmd", "--infra-image", REF,
+           "--infra-command", "/pausle")
+    podman("pod", "start", "demo-cmd")
+    infra = podman("pod", "inspect", "-f", "{{.InfraContainerID}}", "demo-cmd").stdout.strip()
+    wait_pausing(podman.pid(infra))
+    podman("pod", "stop", "demo-cmd")
+    assert podman.exit_code(infra) == 0
+    podman("pod", "rm", "demo-cmd")
+
+
+@pytest.mark.parametrize("rep", range(5))
+def test_pod_stop_order(podman, images, rep):
+    """The guide's order (apps first) never loses the app's clean exit; five times,
+    since the failure it avoids was intermittent."""
+    podman.guide("podman-load", images)
+    podman.guide("podman-pod", images, app=BUSYBOX)
+    p = podman.guide("podman-pod-stop", images)
+    assert p.stdout.split()[-2:] == ["0", "0"], p.stdout  # app, then demo-infra
+    podman("pod", "rm", "demo")
