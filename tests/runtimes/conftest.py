@@ -327,7 +327,8 @@ def hybrid_cgroups() -> bool:
 # crun on a hybrid host: a private mount namespace (unshare -m makes its mounts
 # private) without the cgroup2 mount, where crun finds a plain v1 host. Every crun
 # command goes through it, so that create, kill and delete see the same layout.
-CRUN_WRAP = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "crun"]
+# ("crun" after the script is the shell's $0; the runtime's arguments follow.)
+CRUN_WRAP = ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec crun "$@"', "crun"]
 
 
 class OciRuntime:
