@@ -125,6 +125,11 @@ stage_index() {
   python3 -m pytest -q -p no:cacheprovider tests/index
 }
 
+stage_runtimes() {
+  say "runtimes: podman and pods, containerd (ctr), runc and crun, rootless podman"
+  python3 -m pytest -q -p no:cacheprovider tests/runtimes
+}
+
 stage_deploy() {
   say "Kubernetes manifests: schema and security policy"
   deploy/validate.sh
@@ -136,7 +141,7 @@ stage_bench() {
   python3 bench/run.py --quick --out target/bench-smoke
 }
 
-all=(lint build budget suite nix docker index deploy bench)
+all=(lint build budget suite nix docker index runtimes deploy bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do

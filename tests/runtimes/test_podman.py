@@ -89,7 +89,7 @@ def test_pod_infra_reaps_and_stops(podman, images):
     assert st["NSpid"].split()[-1] == "1", "pausle is not PID 1 of the pod"
     # podman makes the infra UID 0 whatever the image says; the pod's user namespace
     # makes that an unprivileged host UID.
-    assert st["Uid"].split()[0] == "100000", st["Uid"]
+    assert st["Uid"].split()[0] == "300000", st["Uid"]
     _orphans_reaped(pid)
     p = podman.guide("podman-pod-stop", images)
     assert p.stdout.split()[-2:] == ["0", "0"], p.stdout  # app, then demo-infra
