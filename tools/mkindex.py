@@ -420,8 +420,13 @@ def main(argv: list[str]) -> int:
                 raise Refused(f"--image {platform} given twice")
             images[platform] = Path(archive)
         tag = args.tag or version(args.cargo_toml)
+        try:
+            name = image(args.cargo_toml)
+        except KeyError as e:
+            raise Refused(f"{args.cargo_toml}: [package.metadata.pausle] has no image "
+                          "(the image's name)") from e
         files, digest = build(images, tag, metadata(args.cargo_toml)["targets"], args.partial,
-                              image(args.cargo_toml))
+                              name)
         if args.out:
             write_dir(files, args.out)
         if args.archive:

@@ -587,6 +587,7 @@ def test_a_variant_row(skopeo, tmp_path):
         name = "pausle"
         version = "{TAG}"
         [package.metadata.pausle]
+        image = "{IMAGE}"
         [[package.metadata.pausle.targets]]
         arch = "{first['arch']}"
         oci-arch = "{first['oci-arch']}"

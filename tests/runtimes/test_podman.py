@@ -27,12 +27,16 @@ def test_load_names_the_image(podman, images):
     assert podman.inspect(REF, "{{.Id}}") == config_digest(images / "pausle.tar")
 
 
-def test_pull_oci_dir_is_named_by_the_path(podman, images):
-    """What the guide's table says of `podman pull oci:DIR:TAG`."""
+def test_oci_dir_is_named_by_the_path(podman, images):
+    """What the guide's table says of an OCI layout directory: `podman pull oci:DIR:TAG`
+    and `podman load -i DIR` both name the image after the path (under localhost/),
+    not by the annotations."""
     podman("pull", "-q", f"oci:{images / 'pausle-oci'}:{VERSION}")
-    names = podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
     name = f"localhost{images}/pausle-oci:latest"  # the path as given, under localhost
-    assert name in names, names
+    assert name in podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    podman("rmi", name)
+    assert podman("load", "-i", images / "pausle-oci").stdout.strip().endswith(
+        f"Loaded image: localhost{images}/pausle-oci")
     podman("rmi", name)
 
 
