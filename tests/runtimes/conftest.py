@@ -216,6 +216,16 @@ class Podman:
             time.sleep(0.05)
         return int(self.inspect(name, "{{.State.ExitCode}}"))
 
+    def clear(self) -> None:
+        """Every pod and container goes (images stay)."""
+        for _ in range(20):
+            a = self("pod", "rm", "-af", "-t", "0", check=False).returncode
+            b = self("rm", "-af", "-t", "0", check=False).returncode
+            if a == b == 0 and not self("ps", "-aq").stdout.strip():
+                return
+            time.sleep(0.25)
+        pytest.fail(f"podman: containers left: {self('ps', '-a').stdout}")
+
     def cleanup(self) -> None:
         self("pod", "rm", "-af", "-t", "0", check=False)
         self("rm", "-af", "-t", "0", check=False)
@@ -223,8 +233,17 @@ class Podman:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+@pytest.fixture
+def podman(podman_session) -> Podman:
+    """The session's private podman; every pod and container a test made goes after it."""
+    try:
+        yield podman_session
+    finally:
+        podman_session.clear()
+
+
 @pytest.fixture(scope="session")
-def podman(tmp_path_factory, images) -> Podman:
+def podman_session(tmp_path_factory, images) -> Podman:
     """A private podman with the guide's images loaded (docker-archive and index)."""
     need("podman", "conmon", "runc")
     p = Podman(tmp_path_factory.mktemp("podman"))

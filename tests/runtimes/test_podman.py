@@ -2,11 +2,12 @@
 
 import json
 import os
+import subprocess
 import tarfile
 import time
 
 import pytest
-from conftest import REF, VERSION, proc_status, wait_pausing, zombies_of
+from conftest import CONTAINERS_CONF, REF, VERSION, proc_status, wait_pausing, zombies_of
 
 BUSYBOX = "localhost/pausle-rt-busybox:1"
 
@@ -25,6 +26,21 @@ def test_load_names_the_image(podman, images):
     assert p.stdout.splitlines() == [f"Loaded image: {REF}"] * 2 + [REF], p.stdout
     # The index's host manifest has the same config as the docker-archive: one image.
     assert podman.inspect(REF, "{{.Id}}") == config_digest(images / "pausle.tar")
+
+
+def test_default_ulimits_are_needed_here(podman, images, tmp_path):
+    """The host fact the guide's containers.conf answers: without default_ulimits no
+    container starts (root lacks CAP_SYS_RESOURCE; hard RLIMIT_NOFILE 20000, below
+    podman's default). Should the host change, this fails and says so."""
+    podman.guide("podman-load", images)
+    conf = tmp_path / "containers.conf"
+    conf.write_text("\n".join(line for line in CONTAINERS_CONF.splitlines()
+                              if not line.startswith("default_ulimits")))
+    p = subprocess.run(["podman", "run", "--rm", "--network=none", REF, "-v"],
+                       capture_output=True, text=True, timeout=60,
+                       env={**os.environ, **podman.env, "CONTAINERS_CONF": str(conf)})
+    assert p.returncode != 0 and "rlimit" in p.stderr, (p.returncode, p.stderr)
+    assert podman("run", "--rm", "--network=none", REF, "-v").stdout == f"pausle {VERSION}\n"
 
 
 def test_oci_dir_is_named_by_the_path(podman, images):
@@ -52,7 +68,6 @@ def test_run_stop_int(podman, images):
     assert took < 8, f"{took:.1f}s"
     user = podman.inspect("pause", "{{.Config.User}}")
     assert user == "65535:65535"
-    podman("rm", "pause", "pause-int")
 
 
 def test_args_and_pid_host(podman, images):
@@ -63,7 +78,6 @@ def test_args_and_pid_host(podman, images):
     assert "exit 2" in lines, p.stdout
     assert "usage" in p.stderr.lower()
     assert lines[-1] == "0"  # --pid=host: stopped by TERM, status 0
-    podman("rm", "pause-host")
 
 
 def _orphans_reaped(infra_pid: int) -> None:
@@ -98,7 +112,6 @@ def test_pod_infra_reaps_and_stops(podman, images):
     _orphans_reaped(pid)
     p = podman.guide("podman-pod-stop", images)
     assert p.stdout.split()[-2:] == ["0", "0"], p.stdout  # app, then demo-infra
-    podman("pod", "rm", "demo")
 
 
 def test_pod_infra_command(podman, images):
@@ -111,7 +124,6 @@ def test_pod_infra_command(podman, images):
     wait_pausing(podman.pid(infra))
     podman("pod", "stop", "demo-cmd")
     assert podman.exit_code(infra) == 0
-    podman("pod", "rm", "demo-cmd")
 
 
 # Start loops: a few in CI (the whole stage stays within its budget); the soak the
@@ -132,7 +144,6 @@ def test_pod_stop_all_at_once_kills_a_slow_app(podman, images):
     podman("pod", "stop", "slow")
     assert podman.exit_code("slow-infra") == 0
     assert podman.exit_code("slow-app") == 137
-    podman("pod", "rm", "slow")
 
 
 @pytest.mark.parametrize("rep", range(REPEAT))
@@ -143,4 +154,3 @@ def test_pod_stop_order(podman, images, rep):
     podman.guide("podman-pod", images, app=BUSYBOX)
     p = podman.guide("podman-pod-stop", images)
     assert p.stdout.split()[-2:] == ["0", "0"], p.stdout  # app, then demo-infra
-    podman("pod", "rm", "demo")
