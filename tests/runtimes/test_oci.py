@@ -86,3 +86,52 @@ def test_umoci_cannot_pick_a_platform_of_the_index(images, tmp_path):
     p = run("umoci", "unpack", "--image", f"{images / 'pausle-oci'}:{VERSION}",
             tmp_path / "b", check=False)
     assert p.returncode != 0 and "tag is ambiguous" in p.stderr, p.stderr
+
+
+# create + start report no exit status; a child subreaper gets it: the container's
+# process is re-parented to the nearest subreaper when the runtime's create exits.
+SUBREAPER = r"""
+import ctypes, json, os, subprocess, sys
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+argv, bundle, cid, sig = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+sh = lambda *a: subprocess.run([*argv, *a], check=True, capture_output=True, text=True)
+# The container's stdio is create's: not our pipes, which it would hold open.
+subprocess.run([*argv, "create", "--bundle", bundle, cid], check=True,
+               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+pid = json.loads(sh("state", cid).stdout)["pid"]
+sh("start", cid)
+print(json.dumps({"pid": pid}), flush=True)
+sys.stdin.readline()  # the test checks it is pausing, then says go
+sh("kill", cid, sig)
+got, status = os.waitpid(pid, 0)
+print(json.dumps({"state": json.loads(sh("state", cid).stdout)["status"],
+                  "exited": os.WIFEXITED(status), "code": os.WEXITSTATUS(status)}), flush=True)
+sh("delete", cid)
+"""
+
+
+@pytest.mark.parametrize("sig", ["TERM", "INT"])
+def test_create_start_kill_delete_as_subreaper(oci_runtime, bundle, sig):
+    import json
+    import sys
+
+    cid = f"pausle-rt-{oci_runtime.name}-cs-{sig.lower()}"
+    oci_runtime.ids.append(cid)
+    p = subprocess.Popen([sys.executable, "-c", SUBREAPER, json.dumps(oci_runtime.argv),
+                          str(bundle()), cid, sig], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = p.stdout.readline()
+        assert first, p.stderr.read()
+        wait_pausing(json.loads(first)["pid"])
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        assert json.loads(out) == {"state": "stopped", "exited": True, "code": 0}
+        # delete ran: the runtime no longer knows the container
+        assert oci_runtime("state", cid, check=False).returncode != 0
+    finally:
+        if p.poll() is None:
+            p.kill()

@@ -68,6 +68,16 @@ def test_run_stop_int(podman, images):
     assert took < 8, f"{took:.1f}s"
     user = podman.inspect("pause", "{{.Config.User}}")
     assert user == "65535:65535"
+    # `podman stop` alone, timed: TERM ends pausle at once, far inside podman's 10 s
+    # grace before KILL (which would also show as exit code 137).
+    podman("run", "-d", "--name", "timed", "--network=none", REF)
+    wait_pausing(podman.pid("timed"))
+    start = time.monotonic()
+    podman("stop", "timed")
+    took = time.monotonic() - start
+    assert podman.inspect("timed", "{{.State.ExitCode}}") == "0"
+    assert took < 2, f"podman stop took {took:.2f}s"
+    print(f"podman stop: {took:.3f}s")
 
 
 def test_args_and_pid_host(podman, images):
