@@ -26,6 +26,10 @@ def test_load_names_the_image(podman, images):
     assert p.stdout.splitlines() == [f"Loaded image: {REF}"] * 2 + [REF], p.stdout
     # The index's host manifest has the same config as the docker-archive: one image.
     assert podman.inspect(REF, "{{.Id}}") == config_digest(images / "pausle.tar")
+    # `podman pull oci-archive:FILE` reads the same annotation.
+    podman("rmi", REF)
+    podman("pull", "-q", f"oci-archive:{images / 'pausle-oci.tar'}")
+    assert podman("images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split().count(REF) == 1
 
 
 def test_default_ulimits_are_needed_here(podman, images, tmp_path):
