@@ -1,8 +1,16 @@
 """Fixtures for the runtime tests: podman, containerd (ctr), runc and crun, each with
 private state so that the host's Docker and other tests on the machine are not touched.
 
-Reusable by other suites (the seccomp tests): `podman`, `containerd`/`ctr`, `bundle`
-(an OCI runtime bundle factory), `oci_runtime` ("runc"/"crun" runners), `images`.
+Reusable by other suites (the seccomp tests), fixtures:
+- `images`: a directory with pausle.tar (this host's docker-archive), pausle-oci/ and
+  pausle-oci.tar (the index), busybox.tar;
+- `podman` (a Podman: call it like the CLI; `.env` for CONTAINERS_CONF/STORAGE_CONF;
+  every pod and container goes after each test), `podman_session` under it;
+- `containerd` (a private daemon: `.ctr(...)`, `.env` for CONTAINERD_ADDRESS);
+- `bundle` (make(patch=None, name="bundle") -> an OCI bundle of pausle, its config.json
+  passed through patch) and `oci_runtime` (parametrized runc/crun: call it like the
+  CLI, `.popen`, `.wait_running`, `.argv` with crun's work-around and a private --root);
+- helpers: run, need, wait_pausing, proc_status, zombies_of, guide_sh, guide_text.
 
 Facts of this machine (the CI machine is the same kind) that shape the fixtures:
 - root lacks CAP_SYS_RESOURCE and the hard RLIMIT_NOFILE is 20000, while podman's
