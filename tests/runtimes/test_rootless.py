@@ -28,6 +28,13 @@ def _has_range(path: str) -> bool:
 def rootless_user():
     need("newuidmap", "newgidmap", "runuser", "useradd")
     created = False
+    # shadow's useradd and usermod add subordinate ranges only where /etc/subuid and
+    # /etc/subgid exist already; a fresh machine may have neither.
+    for path in ("/etc/subuid", "/etc/subgid"):
+        if not os.path.exists(path):
+            with open(path, "a"):
+                pass
+            os.chmod(path, 0o644)
     try:
         pwd.getpwnam(USER)
     except KeyError:
