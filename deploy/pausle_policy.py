@@ -10,7 +10,8 @@ the Kubernetes OpenAPI schema uses kubernetes-validate, which bundles its schema
 
 Usage:
   pausle_policy.py check [--k8s-version V]... [--rendered] [--expect-replicas N]
-                         [--expect-image REF] [--expect-istio] FILE...
+                         [--expect-image REF] [--expect-istio]
+                         [--expect-seccomp RuntimeDefault|Localhost] FILE...
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ ISTIO_NS_LABEL = "istio-injection"
 ISTIO_POD_LABEL = "sidecar.istio.io/inject"
 
 Doc = dict[str, Any]
+
+# The one profile of the kit besides the runtime's default: deploy/seccomp/<file>,
+# which the nodes hold under their kubelet seccomp root as pausle/<file>
+# (deploy/components/seccomp).
+SECCOMP_FILE = Path(__file__).resolve().parent / "seccomp" / "pausle.json"
+LOCALHOST_PROFILE = f"pausle/{SECCOMP_FILE.name}"
 
 
 # --- loading -----------------------------------------------------------------
@@ -95,7 +102,17 @@ def _require(problems: list[str], where: str, got: Any, want: Any) -> None:
 
 
 def _seccomp(problems: list[str], where: str, sc: Any) -> None:
-    _require(problems, f"{where}.seccompProfile.type", _get(sc, "seccompProfile", "type"), "RuntimeDefault")
+    """RuntimeDefault, or Localhost with the kit's own profile (and nothing else)."""
+    w = f"{where}.seccompProfile"
+    if _get(sc, "seccompProfile", "type") == "Localhost":
+        _require(problems, f"{w}.localhostProfile", _get(sc, "seccompProfile", "localhostProfile"),
+                 LOCALHOST_PROFILE)
+        if not SECCOMP_FILE.is_file():
+            problems.append(f"{w}: {SECCOMP_FILE} is missing")
+        return
+    _require(problems, f"{w}.type", _get(sc, "seccompProfile", "type"), "RuntimeDefault")
+    if _get(sc, "seccompProfile", "localhostProfile") is not None:
+        problems.append(f"{w}.localhostProfile: must be unset with RuntimeDefault")
 
 
 def _identity(problems: list[str], where: str, sc: Any) -> Doc:
@@ -275,7 +292,8 @@ def schema_problems(docs: Iterable[Doc], versions: Iterable[str]) -> list[str]:
 # --- expectations for rendered overlays ------------------------------------------------
 
 
-def expectation_problems(docs: list[Doc], replicas: int | None, image: str | None, istio: bool) -> list[str]:
+def expectation_problems(docs: list[Doc], replicas: int | None, image: str | None, istio: bool,
+                         seccomp: str | None = None) -> list[str]:
     p: list[str] = []
     deps = [d for d in docs if d.get("kind") == "Deployment"]
     nss = [d for d in docs if d.get("kind") == "Namespace"]
@@ -287,6 +305,13 @@ def expectation_problems(docs: list[Doc], replicas: int | None, image: str | Non
             p.append(f"expected image {image!r}, rendered {got!r}")
         if istio and _get(d, "spec", "template", "metadata", "labels", ISTIO_POD_LABEL) != "true":
             p.append(f"expected pod label {ISTIO_POD_LABEL}=\"true\"")
+        pod = _get(d, "spec", "template", "spec") or {}
+        scs = [pod.get("securityContext")] + [c.get("securityContext") for c in pod.get("containers") or []]
+        for i, sc in enumerate(scs if seccomp else []):
+            got = _get(sc, "seccompProfile", "type")
+            if got != seccomp:
+                where = "pod" if i == 0 else f"containers[{i - 1}]"
+                p.append(f"expected {where} seccompProfile.type {seccomp}, rendered {got!r}")
     for n in nss:
         if istio and _get(n, "metadata", "labels", ISTIO_NS_LABEL) != "enabled":
             p.append(f"expected namespace label {ISTIO_NS_LABEL}=enabled")
@@ -303,13 +328,16 @@ def main(argv: list[str]) -> int:
     c.add_argument("--expect-replicas", type=int)
     c.add_argument("--expect-image")
     c.add_argument("--expect-istio", action="store_true")
+    c.add_argument("--expect-seccomp", choices=["RuntimeDefault", "Localhost"],
+                   help="the seccompProfile.type of the pod and every container")
     a = ap.parse_args(argv)
 
     failed = False
     for f in a.files:
         docs = load_docs(f)
         problems = schema_problems(docs, a.k8s_version) + check_docs(docs, rendered=a.rendered)
-        problems += expectation_problems(docs, a.expect_replicas, a.expect_image, a.expect_istio)
+        problems += expectation_problems(docs, a.expect_replicas, a.expect_image, a.expect_istio,
+                                         a.expect_seccomp)
         if not docs:
             problems.append("no documents")
         for x in problems:

@@ -112,6 +112,9 @@ WEAKENED = [
     (PSC + ("runAsUser",), 0),
     (PSC + ("runAsGroup",), 0),
     (PSC + ("seccompProfile", "type"), "Unconfined"),
+    (PSC + ("seccompProfile",), {"type": "Localhost", "localhostProfile": "other/profile.json"}),
+    (PSC + ("seccompProfile",), {"type": "Localhost"}),
+    (PSC + ("seccompProfile",), {"type": "RuntimeDefault", "localhostProfile": policy.LOCALHOST_PROFILE}),
     (CSC + ("runAsNonRoot",), False),
     (CSC + ("runAsUser",), 0),
     (CSC + ("runAsUser",), 1000),
@@ -124,6 +127,7 @@ WEAKENED = [
     (CSC + ("capabilities", "drop"), ["NET_RAW"]),
     (CSC + ("capabilities", "add"), ["NET_ADMIN"]),
     (CSC + ("seccompProfile", "type"), "Unconfined"),
+    (CSC + ("seccompProfile",), {"type": "Localhost", "localhostProfile": "../../etc/profile.json"}),
     (RES + ("limits", "cpu"), "1m"),
     (RES + ("limits", "memory"), "4Mi"),
     (RES + ("requests", "memory"), "64Mi"),
@@ -249,3 +253,15 @@ def test_schema_rejects(path, value):
 )
 def test_quantity(text, value):
     assert policy.quantity(text) == pytest.approx(value)
+
+
+def test_localhost_seccomp_profile_passes():
+    """The seccomp component's setting (deploy/components/seccomp), on both levels,
+    names the profile deploy/seccomp holds; the expectation notices either level off."""
+    local = {"type": "Localhost", "localhostProfile": policy.LOCALHOST_PROFILE}
+    dep = put(put(deployment(), PSC + ("seccompProfile",), local), CSC + ("seccompProfile",), local)
+    assert policy.check_docs([dep]) == []
+    assert policy.SECCOMP_FILE.is_file()
+    assert policy.expectation_problems([dep], None, None, False, "Localhost") == []
+    half = put(deployment(), PSC + ("seccompProfile",), local)
+    assert policy.expectation_problems([half], None, None, False, "Localhost") != []

@@ -47,6 +47,7 @@ overlay() { # name, kustomization body
 overlay replicas "replicas: [{name: pausle, count: 100}]"
 overlay digest "images: [{name: $image_repo, digest: $digest}]"
 overlay istio "components: [../deploy/components/istio]"
+overlay seccomp "components: [../deploy/components/seccomp]"
 
 echo "== plain manifests"
 "${policy[@]}" deploy/namespace.yaml deploy/deployment.yaml
@@ -54,12 +55,14 @@ echo "== plain manifests"
 echo "== rendered: deploy/ as is, and each documented override"
 "$kubectl" kustomize deploy >"$tmp/base.yaml"
 "${policy[@]}" --rendered --expect-replicas 10000 "$tmp/base.yaml"
-for o in replicas digest istio; do
+for o in replicas digest istio seccomp; do
   "$kubectl" kustomize "$tmp/$o" >"$tmp/$o.yaml"
 done
 "${policy[@]}" --rendered --expect-replicas 100 "$tmp/replicas.yaml"
 "${policy[@]}" --rendered --expect-image "$image_repo@$digest" "$tmp/digest.yaml"
 "${policy[@]}" --rendered --expect-istio "$tmp/istio.yaml"
+"${policy[@]}" --rendered --expect-seccomp RuntimeDefault "$tmp/base.yaml"
+"${policy[@]}" --rendered --expect-seccomp Localhost "$tmp/seccomp.yaml"
 
 echo "== image tag matches the crate version"
 python3 - <<'EOF'

@@ -136,12 +136,22 @@ stage_deploy() {
   python3 -m pytest -q -p no:cacheprovider deploy
 }
 
+stage_seccomp() {
+  say "seccomp profile: Docker, podman, runc and crun, natively (x86_64, i686)"
+  python3 -m pytest -q -p no:cacheprovider tests/seccomp
+}
+
+stage_tools() {
+  say "tools: bad input gets one line and a non-zero exit"
+  python3 -m pytest -q -p no:cacheprovider tests/tools
+}
+
 stage_bench() {
   say "benchmark, smoke run (the full run is README's command)"
   python3 bench/run.py --quick --out target/bench-smoke
 }
 
-all=(lint build budget suite nix docker index runtimes deploy bench)
+all=(lint build budget suite nix docker index runtimes deploy seccomp tools bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do
