@@ -6,6 +6,7 @@ Usage: budget.py BINARY...   (prints one line per binary: bytes, budget, verdict
 import sys
 from pathlib import Path
 
+import cli
 from manifest import metadata
 
 
@@ -16,6 +17,8 @@ def main(paths: list[str]) -> int:
     budget = metadata()["max-binary-bytes"]
     over = 0
     for p in paths:
+        if not Path(p).is_file():
+            raise cli.Refused(f"{p}: no such file")
         size = Path(p).stat().st_size
         verdict = "ok" if size <= budget else "OVER BUDGET"
         over += size > budget
@@ -24,4 +27,4 @@ def main(paths: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("budget", main, sys.argv[1:]))

@@ -27,7 +27,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from manifest import metadata, version
+import cli
+from manifest import metadata, target, version
 from mkimage import ENTRYPOINT, USER, elf_problems, repository
 
 NIX_STORE = b"/nix/store"
@@ -159,6 +160,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--variant", help="OCI variant the config must carry (none if not given)")
     p.add_argument("--revision", help="org.opencontainers.image.revision the config must carry")
     args = p.parse_args(argv)
+    target("oci-arch", args.arch)  # one of Cargo.toml's, or refused
+    if not args.archive.is_file():
+        raise cli.Refused(f"{args.archive}: no such file")
+    args.archive.open("rb").close()  # unreadable: refused before the report starts
     try:
         return check(args.archive, args.arch, args.variant, args.revision)
     except (OSError, ValueError, tarfile.TarError, KeyError, AttributeError, TypeError) as e:
@@ -168,4 +173,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("checkimage", main, sys.argv[1:]))

@@ -7,6 +7,8 @@ this module (or its command line). Standard library only.
 
 import sys
 import tomllib
+
+import cli
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,8 @@ def main(argv: list[str]) -> int:
     [package.metadata.pausle] (or `version`, or `image`)."""
     if argv[:1] == ["--get"] and len(argv) == 2:
         special = {"version": version, "image": image}
+        if argv[1] not in special and argv[1] not in metadata():
+            raise cli.Refused(f"no key {argv[1]!r} in [package.metadata.pausle]")
         print(special[argv[1]]() if argv[1] in special else metadata()[argv[1]])
         return 0
     if not argv or argv[0].startswith("-"):
@@ -58,4 +62,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("manifest", main, sys.argv[1:]))

@@ -28,6 +28,7 @@ import tarfile
 import tomllib
 from pathlib import Path
 
+import cli
 from manifest import ROOT, image, target, version
 
 # dockerTools.buildImage's defaults: `created ? "1970-01-01T00:00:01Z"` for the
@@ -175,6 +176,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--tag", help="image reference to load as (default: Cargo.toml's image:version)")
     args = p.parse_args(argv)
 
+    cli.output_file(args.out)
+    target("oci-arch", args.arch)  # one of Cargo.toml's, or refused
     binary = args.binary.read_bytes()
     problems = elf_problems(binary, args.arch)
     if problems:
@@ -195,4 +198,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("mkimage", main, sys.argv[1:]))

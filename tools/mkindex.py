@@ -43,6 +43,7 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cli  # noqa: E402
 from manifest import ROOT, image, metadata, version  # noqa: E402
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -70,8 +71,7 @@ OCI_HISTORY = ("created", "created_by", "author", "comment", "empty_layer")
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-class Refused(Exception):
-    """An input mkindex will not turn into an index; the message says why."""
+Refused = cli.Refused
 
 
 # ---------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def read_docker_archive(path: Path) -> tuple[dict, list[bytes]]:
         with open(path, "rb") as f:
             if f.read(4) == b"\x28\xb5\x2f\xfd":
                 raise Refused(f"{path}: zstd-compressed archive; use gzip or none") from e
-        raise Refused(f"{path}: not a (gzipped) tar: {e}") from e
+        raise Refused(f"{path}: not a (gzipped) tar") from e
     with tf:
         members = {}
         for m in tf.getmembers():
@@ -411,6 +411,10 @@ def main(argv: list[str]) -> int:
         p.error("give --out DIR, --archive FILE, or both")
 
     try:
+        if args.archive:
+            cli.output_file(args.archive)
+        if args.out and not args.out.parent.is_dir():
+            raise Refused(f"{args.out}: folder {args.out.parent} does not exist")
         images: dict[str, Path] = {}
         for spec in args.image:
             platform, sep, archive = spec.partition("=")
@@ -445,4 +449,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("mkindex", main, sys.argv[1:]))

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+import cli
+
 
 def blob(layout: Path, digest: str) -> Path:
     algo, hexdigest = digest.split(":")
@@ -20,10 +22,15 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     layout = Path(argv[0])
-    (top,) = json.loads((layout / "index.json").read_text())["manifests"]
-    index = json.loads(blob(layout, top["digest"]).read_text())
-    for m in index["manifests"]:
-        manifest = json.loads(blob(layout, m["digest"]).read_text())
+    if not (layout / "index.json").is_file():
+        raise cli.Refused(f"{layout}: not an OCI image layout (no index.json)")
+    try:
+        (top,) = json.loads((layout / "index.json").read_text())["manifests"]
+        index = json.loads(blob(layout, top["digest"]).read_text())
+        manifests = [(m, json.loads(blob(layout, m["digest"]).read_text())) for m in index["manifests"]]
+    except (ValueError, KeyError, TypeError) as e:
+        raise cli.Refused(f"{layout}: not a layout of one image index: {type(e).__name__}: {e}") from e
+    for m, manifest in manifests:
         parts = [top["size"], m["size"], manifest["config"]["size"]]
         parts += [layer["size"] for layer in manifest["layers"]]
         p = m["platform"]
@@ -34,4 +41,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(cli.run("pullsize", main, sys.argv[1:]))

@@ -1,0 +1,208 @@
+"""Every tool in tools/ on bad input: a missing or unreadable input, the wrong arch,
+an output in the way or in a folder that does not exist. Each must answer with one
+line on stderr and a non-zero exit, never a traceback (tools/cli.py for the Python
+tools). Run: python3 -m pytest -q tests/tools (tools/check.sh tools).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / "tools"
+sys.path.insert(0, str(TOOLS))
+import manifest  # noqa: E402
+
+OUT = Path(os.environ.get("PAUSLE_OUT") or ROOT / "target" / "out")
+HOST = next(t for t in manifest.targets() if t["arch"] == "x86_64")
+OTHER = next(t for t in manifest.targets() if t["arch"] == "aarch64")
+
+
+def tool(name: str, *args: str) -> subprocess.CompletedProcess:
+    exe = [str(TOOLS / name)] if name.endswith(".sh") else [sys.executable, str(TOOLS / name)]
+    return subprocess.run([*exe, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def refused(r: subprocess.CompletedProcess, *words: str) -> None:
+    """Non-zero, exactly one line on stderr naming the problem, no traceback."""
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0, f"exit 0: {r.stdout}{r.stderr}"
+    assert "Traceback" not in r.stderr + r.stdout
+    assert len(lines) == 1, f"want one line on stderr, got {len(lines)}:\n{r.stderr}"
+    for w in words:
+        assert w in lines[0], f"{w!r} not in {lines[0]!r}"
+
+
+@pytest.fixture(scope="module")
+def elf() -> Path:
+    """A real pausle binary for the host row (tools/check.sh build)."""
+    path = OUT / f"pausle-{HOST['arch']}"
+    if not path.is_file():
+        pytest.fail(f"{path} not built (tools/check.sh build, or set PAUSLE_OUT)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def archive(elf, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("img") / "pausle.tar"
+    r = tool("mkimage.py", "--binary", elf, "--arch", HOST["oci-arch"], "--out", out)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def layout(archive, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("oci") / "layout"
+    r = tool("mkindex.py", "--partial", "--out", out, "--image", f"{HOST['oci-arch']}={archive}")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+# --- mkimage.py ---------------------------------------------------------------------
+
+def mkimage(binary, arch, out):
+    return tool("mkimage.py", "--binary", binary, "--arch", arch, "--out", out)
+
+
+def test_mkimage_missing_input(tmp_path):
+    refused(mkimage(tmp_path / "nope", HOST["oci-arch"], tmp_path / "o.tar"), "nope", "No such file")
+
+
+def test_mkimage_unreadable_input(tmp_path):
+    refused(mkimage(tmp_path, HOST["oci-arch"], tmp_path / "o.tar"), "Is a directory")
+
+
+def test_mkimage_wrong_arch(elf, tmp_path):
+    refused(mkimage(elf, OTHER["oci-arch"], tmp_path / "o.tar"), "e_machine")
+    refused(mkimage(elf, "vax", tmp_path / "o.tar"), "vax")
+    assert not (tmp_path / "o.tar").exists()
+
+
+def test_mkimage_output_folder_missing(elf, tmp_path):
+    refused(mkimage(elf, HOST["oci-arch"], tmp_path / "no" / "o.tar"), "does not exist")
+
+
+def test_mkimage_output_is_a_directory(elf, tmp_path):
+    refused(mkimage(elf, HOST["oci-arch"], tmp_path), "is a directory")
+
+
+def test_mkimage_existing_output_is_replaced(elf, tmp_path):
+    out = tmp_path / "o.tar"
+    out.write_bytes(b"old")
+    assert mkimage(elf, HOST["oci-arch"], out).returncode == 0
+    assert out.read_bytes() != b"old"
+
+
+# --- checkimage.py ------------------------------------------------------------------
+
+def test_checkimage_missing_input(tmp_path):
+    refused(tool("checkimage.py", tmp_path / "nope.tar", "--arch", HOST["oci-arch"]), "no such file")
+
+
+def test_checkimage_unreadable_input(tmp_path):
+    refused(tool("checkimage.py", tmp_path, "--arch", HOST["oci-arch"]), "no such file")
+
+
+def test_checkimage_unknown_arch(archive):
+    refused(tool("checkimage.py", archive, "--arch", "vax"), "vax")
+
+
+def test_checkimage_wrong_arch_fails(archive):
+    r = tool("checkimage.py", archive, "--arch", OTHER["oci-arch"])
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+    assert "FAIL" in r.stdout
+
+
+def test_checkimage_not_an_archive(tmp_path):
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"not a tar")
+    r = tool("checkimage.py", bad, "--arch", HOST["oci-arch"])
+    assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
+
+
+# --- mkindex.py ---------------------------------------------------------------------
+
+def mkindex(*args):
+    return tool("mkindex.py", "--partial", *args)
+
+
+def test_mkindex_missing_input(tmp_path):
+    refused(mkindex("--out", tmp_path / "l", "--image", f"{HOST['oci-arch']}={tmp_path / 'nope'}"), "nope")
+
+
+def test_mkindex_unreadable_input(tmp_path):
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    refused(mkindex("--out", tmp_path / "l", "--image", f"{HOST['oci-arch']}={bad}"), "bad.tar")
+
+
+def test_mkindex_wrong_arch(archive, tmp_path):
+    refused(mkindex("--out", tmp_path / "l", "--image", f"{OTHER['oci-arch']}={archive}"), "architecture")
+    refused(mkindex("--out", tmp_path / "l", "--image", f"vax={archive}"), "vax")
+
+
+def test_mkindex_existing_output(archive, tmp_path):
+    (tmp_path / "l").mkdir()
+    (tmp_path / "l" / "x").write_text("x")
+    refused(mkindex("--out", tmp_path / "l", "--image", f"{HOST['oci-arch']}={archive}"), "not an empty directory")
+    refused(mkindex("--archive", tmp_path, "--image", f"{HOST['oci-arch']}={archive}"), "is a directory")
+
+
+def test_mkindex_output_folder_missing(archive, tmp_path):
+    image = f"{HOST['oci-arch']}={archive}"
+    refused(mkindex("--out", tmp_path / "no" / "l", "--image", image), "does not exist")
+    refused(mkindex("--archive", tmp_path / "no" / "a.tar", "--image", image), "does not exist")
+
+
+def test_mkindex_missing_cargo_toml(archive, tmp_path):
+    refused(mkindex("--cargo-toml", tmp_path / "Cargo.toml", "--out", tmp_path / "l",
+                    "--image", f"{HOST['oci-arch']}={archive}"), "Cargo.toml")
+
+
+# --- budget.py, manifest.py, pullsize.py ----------------------------------------------
+
+def test_budget_missing_input(tmp_path):
+    refused(tool("budget.py", tmp_path / "nope"), "nope", "no such file")
+
+
+def test_budget_unreadable_input(tmp_path):
+    refused(tool("budget.py", tmp_path), "no such file")
+
+
+def test_manifest_unknown_key():
+    refused(tool("manifest.py", "--get", "no-such-key"), "no-such-key")
+
+
+def test_pullsize_missing_input(tmp_path):
+    refused(tool("pullsize.py", tmp_path / "nope"), "not an OCI image layout")
+
+
+def test_pullsize_not_a_layout(tmp_path, archive):
+    refused(tool("pullsize.py", archive), "not an OCI image layout")
+
+
+def test_pullsize_broken_layout(tmp_path):
+    (tmp_path / "index.json").write_text("{")
+    refused(tool("pullsize.py", tmp_path))
+
+
+# --- push.sh ------------------------------------------------------------------------
+
+def test_push_missing_layout(tmp_path):
+    refused(tool("push.sh", tmp_path / "nope", f"oci:{tmp_path / 'dest'}:t"), "not an OCI layout")
+
+
+def test_push_not_a_layout(tmp_path, archive):
+    refused(tool("push.sh", archive, f"oci:{tmp_path / 'dest'}:t"), "not an OCI layout")
+
+
+def test_push_tag_option_without_tag():
+    refused(tool("push.sh", "-t"), "needs a TAG")
+
+
+def test_push_wrong_tag(layout, tmp_path):
+    r = tool("push.sh", "-t", "no-such-tag", layout, f"oci:{tmp_path / 'dest'}:t")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
