@@ -10,6 +10,7 @@
   rows,
   revision,
   index,
+  rustSrc,
 }: let
   python = pkgs.python3;
 
@@ -73,6 +74,16 @@
 in
   lib.foldl' (acc: row: acc // perRow row) {} rows
   // {
+    # nix/std.Cargo.lock, which the build-std rows vendor the standard library's
+    # crates from, is the toolchain's own library/Cargo.lock (pausle.nix).
+    std-lock = pkgs.runCommand "pausle-std-lock" {passthru = {inherit rustSrc;};} ''
+      if ! cmp ${build.stdLock} ${rustSrc}/lib/rustlib/src/rust/library/Cargo.lock; then
+        echo "nix/std.Cargo.lock is not the pinned toolchain's rust-src library/Cargo.lock; refresh it with:" >&2
+        echo '  install -m 0644 "$(nix build --no-link --print-out-paths .#checks.${system}.std-lock.rustSrc)/lib/rustlib/src/rust/library/Cargo.lock" nix/std.Cargo.lock' >&2
+        exit 1
+      fi
+      touch "$out"
+    '';
     clippy = build.clippyHost;
     inherit (build) fmt;
     # mkindex.py over every row's image: one index, every platform of the table.

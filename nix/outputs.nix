@@ -23,7 +23,6 @@
   build = import ./pausle.nix {
     inherit lib craneLib;
     src = sources.crate;
-    rustSrc = fenixPkgs.stable.rust-src;
   };
 
   # The commit, for the image's revision label: a dirty tree has none.
@@ -72,6 +71,7 @@ in {
     inherit (sources) scripts;
     nixSrc = sources.nix;
     inherit (index) index;
+    rustSrc = fenixPkgs.stable.rust-src;
   };
 
   apps.push = {

@@ -5,7 +5,6 @@
   lib,
   craneLib,
   src,
-  rustSrc,
 }: let
   # What every cargo run for row `t` shares: the build and clippy.
   targetArgs = t:
@@ -24,16 +23,19 @@
       # with the same flag CI uses; a stable toolchain takes -Z under RUSTC_BOOTSTRAP.
       RUSTC_BOOTSTRAP = "1";
       cargoExtraArgs = "--locked -Zbuild-std=core";
-      # The standard library's crates, offline: vendored from its own Cargo.lock,
-      # which ships in rust-src (reading it is an import from derivation).
+      # The standard library's crates, offline: vendored from its own Cargo.lock.
+      # That file ships in rust-src, but reading it from there at evaluation time
+      # would be an import from derivation; so a copy is kept here (stdLock below),
+      # and the std-lock check fails when it is not the toolchain's.
       cargoVendorDir = craneLib.vendorMultipleCargoDeps {
         inherit (craneLib.findCargoFiles src) cargoConfigs;
-        cargoLockList = [
-          ../Cargo.lock
-          "${rustSrc}/lib/rustlib/src/rust/library/Cargo.lock"
-        ];
+        cargoLockList = [../Cargo.lock stdLock];
       };
     };
+
+  # rust-src's lib/rustlib/src/rust/library/Cargo.lock, as the pinned toolchain
+  # ships it (README, "Pins and how to update them").
+  stdLock = ./std.Cargo.lock;
 
   # What every cargo run for the host shares: the behaviour suite and the host lints.
   hostArgs = {
@@ -43,6 +45,8 @@
     doInstallCargoArtifacts = false;
   };
 in {
+  inherit stdLock;
+
   # $out/bin/pausle, byte for byte the file the linker wrote: nothing strips it,
   # patches it or rewrites store paths in it (crane's reference-removal hooks would
   # hide a leaked path; allowedReferences fails the build on one instead).
