@@ -16,11 +16,24 @@
     install -m 0555 ${binary}/bin/pausle "$out/pausle"
   '';
 
-  image = pkgs.dockerTools.buildImage {
+  # Current nixpkgs' buildImage writes the config's variant itself (`variant ?
+  # defaultVariant`: the build host's GOARM, "" but on 32-bit arm), so it is given
+  # the row's; an older one has no such argument. lib.functionArgs, not builtins': the
+  # function is a functor (lib.makeOverridable), which builtins.functionArgs refuses.
+  takesVariant = (lib.functionArgs pkgs.dockerTools.buildImage) ? variant;
+  buildImage = args:
+    pkgs.dockerTools.buildImage (args // lib.optionalAttrs takesVariant {inherit (target) variant;});
+
+  image = buildImage {
     name = "pausle";
     tag = version;
     copyToRoot = root;
     architecture = target.oci-arch;
+    # The layer's root entry (`./`, the container's `/`) gets this directory's mode:
+    # buildImage has just made it writable by its group (`chmod ug+w`). Docker's
+    # overlay ignores it, but a tool that unpacks the layer itself (umoci, for a
+    # runc/crun bundle) would not. tools/checkimage.py fails a writable root.
+    extraCommands = "chmod 0555 .";
     # `created` is left at dockerTools' fixed default, so a rebuild is the same bytes.
     config = {
       Entrypoint = ["/pausle"];
@@ -36,9 +49,9 @@
     };
   };
 
-  # buildImage writes the config's architecture but has no variant. For a row with
-  # an oci-variant (arm/v7) the variant is added to the config, which is renamed by
-  # its new digest; the rest of the archive stays as dockerTools wrote it.
+  # Only for a buildImage without `variant`: for a row with an oci-variant (arm/v7)
+  # the variant is added to the config, which is renamed by its new digest; the rest
+  # of the archive stays as dockerTools wrote it.
   withVariant = variant:
     pkgs.runCommand image.name {
       nativeBuildInputs = [pkgs.jq];
@@ -60,6 +73,6 @@
         --xform 's:^\./::' -c . | gzip -9n > "$out"
     '';
 in
-  if target.variant == ""
+  if takesVariant || target.variant == ""
   then image
   else withVariant target.variant

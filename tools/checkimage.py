@@ -8,9 +8,11 @@ manifest.json naming the config and layers, which is all this reads) and nixpkgs
 dockerTools.buildImage's .tar.gz. Compression is detected from the bytes.
 
 The archive must hold one image of one layer whose only file is /pausle (an entry
-for the root directory is tolerated): a static ELF for the arch (machine, class and
-byte order per mkimage.ELF), executable by anyone, owned by 0:0. The config must say
-linux/<arch>[/<variant>], run ["/pausle"] with no Cmd as 65535:65535, and carry the
+for the root directory is tolerated, if neither group nor others may write to it):
+a static ELF for the arch (machine, class and byte order per mkimage.ELF),
+executable by anyone, owned by 0:0. The config must say
+linux/<arch>[/<variant>] (an empty variant is none, see mkimage.config_variant;
+other keys are not read), run ["/pausle"] with no Cmd as 65535:65535, and carry the
 OCI source and version labels of Cargo.toml (and the revision, if --revision).
 No /nix/store reference may appear in the config or the layer, the layer's digest
 must be the config's diff_id, and the unpacked size (the layer's file bytes) must
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import cli
 from manifest import metadata, target, version
-from mkimage import ENTRYPOINT, USER, elf_problems, repository
+from mkimage import ENTRYPOINT, USER, config_variant, elf_problems, repository
 
 NIX_STORE = b"/nix/store"
 
@@ -115,6 +117,12 @@ def check(archive: Path, arch: str, variant: str | None, revision: str | None) -
     members = _members(layer)
     others = [n or "/" for n, i, _ in members if n != "pausle" and not (n == "" and i.isdir())]
     r.check(not others, "layer holds /pausle only", ", ".join(others[:5]) if others else "")
+    # A root entry is the mode of the container's `/` wherever the layer is unpacked
+    # as it is (umoci, and so a runc/crun bundle; Docker's overlay ignores it).
+    for n, info, _ in members:
+        if n == "" and info.isdir():
+            mode = f"mode {info.mode:04o}"
+            r.check(info.mode & 0o022 == 0, "root entry not group/other-writable", mode)
     entries = [(i, c) for n, i, c in members if n == "pausle"]
     if r.check(
         len(entries) == 1 and entries[0][0].isreg(),
@@ -131,7 +139,7 @@ def check(archive: Path, arch: str, variant: str | None, revision: str | None) -
 
     r.check(config.get("os") == "linux", "os is linux", repr(config.get("os")))
     r.check(config.get("architecture") == arch, "architecture", repr(config.get("architecture")))
-    r.check(config.get("variant") == variant, "variant", repr(config.get("variant")))
+    r.check(config_variant(config) == variant, "variant", repr(config.get("variant")))
     r.check(run.get("Entrypoint") == [ENTRYPOINT], "Entrypoint", repr(run.get("Entrypoint")))
     r.check(not run.get("Cmd"), "no Cmd (pausle takes no arguments)", repr(run.get("Cmd")))
     r.check(run.get("User") == USER, "User", repr(run.get("User")))
@@ -165,7 +173,7 @@ def main(argv: list[str]) -> int:
         raise cli.Refused(f"{args.archive}: no such file")
     args.archive.open("rb").close()  # unreadable: refused before the report starts
     try:
-        return check(args.archive, args.arch, args.variant, args.revision)
+        return check(args.archive, args.arch, args.variant or None, args.revision)
     except (OSError, ValueError, tarfile.TarError, KeyError, AttributeError, TypeError) as e:
         # A malformed archive or JSON is a failed check, not a crash.
         print(f"FAIL  {args.archive}: unreadable: {type(e).__name__}: {e}")

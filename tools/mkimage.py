@@ -63,6 +63,14 @@ def repository() -> str:
         return tomllib.load(f)["package"]["repository"]
 
 
+def config_variant(config: dict) -> str | None:
+    """The platform variant an image config names, None for none. An empty string is
+    none: current dockerTools.buildImage writes `"variant": ""` for every platform
+    without one (its default, the build host's GOARM, is empty off 32-bit arm).
+    tools/checkimage.py and tools/mkindex.py both read the variant through this."""
+    return config.get("variant") or None
+
+
 def elf_problems(data: bytes, oci_arch: str) -> list[str]:
     """Why `data` is not a static ELF executable for `oci_arch` (empty if it is)."""
     target("oci-arch", oci_arch)  # one of Cargo.toml's, or exit

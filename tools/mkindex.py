@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cli  # noqa: E402
 from manifest import ROOT, image, metadata, version  # noqa: E402
+from mkimage import config_variant  # noqa: E402
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -275,7 +276,7 @@ def oci_config(docker: dict, arch: str, variant: str | None, where: str) -> dict
                       f"the platform says {arch!r}")
     if docker.get("os", "linux") != "linux":
         raise Refused(f"{where}: config os is {docker.get('os')!r}, not linux")
-    if docker.get("variant") not in (None, variant):
+    if config_variant(docker) not in (None, variant):
         raise Refused(f"{where}: config variant is {docker.get('variant')!r}, "
                       f"the platform says {variant!r}")
     out = {"architecture": arch, "os": "linux"}
