@@ -14,18 +14,18 @@
 }: let
   python = pkgs.python3;
 
+  # The host's own arch runs the binary directly, any other through its qemu user
+  # emulator (Cargo.toml's qemu field), which is what PAUSLE_RUNNER is for.
+  runner = target:
+    if target.nix-system == system
+    then null
+    else "${pkgs.qemu-user}/bin/qemu-${target.qemu}";
+
   perRow = {
     target,
     binary,
     archive,
   }: let
-    # The host's own arch runs the binary directly, any other through its qemu user
-    # emulator (Cargo.toml's qemu field), which is what PAUSLE_RUNNER is for.
-    runner =
-      if target.nix-system == system
-      then null
-      else "${pkgs.qemu-user}/bin/qemu-${target.qemu}";
-
     # What the image's config must say: tools/checkimage.py's flags.
     imageFlags = lib.escapeShellArgs (
       ["--arch" target.oci-arch]
@@ -64,16 +64,21 @@
       python3 ${scripts}/tools/checkimage.py ${archive} ${imageFlags} | tee "$out"
     '';
 
-    "behaviour-${target.arch}" = build.behaviour {
-      inherit target binary runner;
-      inherit (pkgs) util-linux;
-    };
-
     "clippy-${target.arch}" = build.clippy target;
   };
 in
   lib.foldl' (acc: row: acc // perRow row) {} rows
   // {
+    # tests/behaviour.rs against every row's binary, one row after another.
+    behaviour = build.behaviour {
+      runs =
+        map (r: {
+          inherit (r) target binary;
+          runner = runner r.target;
+        })
+        rows;
+      inherit (pkgs) util-linux;
+    };
     # nix/std.Cargo.lock, which the build-std rows vendor the standard library's
     # crates from, is the toolchain's own library/Cargo.lock (pausle.nix).
     std-lock = pkgs.runCommand "pausle-std-lock" {passthru = {inherit rustSrc;};} ''

@@ -83,23 +83,42 @@ in {
     pname = "pausle";
   };
 
-  # tests/behaviour.rs, built for the host, run against `binary` (a row's build),
-  # through `runner` (a qemu user emulator) when the row is not the host's arch. The
-  # suite needs unshare and nsenter (util-linux), sh and sleep (in stdenv).
+  # tests/behaviour.rs, built once for the host, then run against each row's build
+  # in turn (`runs`: [{target; binary; runner;}] in the table's order), through
+  # `runner` (a qemu user emulator) when the row is not the host's arch. The suite's
+  # stop bounds are wall-clock times, so nothing of it runs beside itself: one row
+  # at a time, and one case at a time (RUST_TEST_THREADS; crane's hook sets it to the
+  # builder's core count only when it is unset). A failing row does not stop the
+  # later ones; the check fails once all have run. The suite needs unshare and
+  # nsenter (util-linux), sh and sleep (in stdenv).
   behaviour = {
-    target,
-    binary,
-    runner,
+    runs,
     util-linux,
   }:
-    craneLib.cargoTest (hostArgs
+    craneLib.mkCargoDerivation (hostArgs
       // {
-        pname = "${target.package}-behaviour";
-        cargoTestExtraArgs = "--test behaviour";
+        pname = "pausle-behaviour";
         nativeBuildInputs = [util-linux];
-        PAUSLE_BIN = "${binary}/bin/pausle";
-      }
-      // lib.optionalAttrs (runner != null) {
-        PAUSLE_RUNNER = runner;
+        RUST_TEST_THREADS = "1";
+        doCheck = true;
+        buildPhaseCargoCommand = "cargoWithProfile test --locked --test behaviour --no-run";
+        checkPhaseCargoCommand = ''
+          failed=()
+          ${lib.concatMapStrings (r: let
+              runner = lib.optionalString (r.runner != null) r.runner;
+              what = r.target.arch + lib.optionalString (r.runner != null) " under ${runner}";
+            in ''
+              echo ${lib.escapeShellArg "== behaviour suite: ${what}"}
+              (
+                export PAUSLE_BIN=${r.binary}/bin/pausle PAUSLE_RUNNER=${runner}
+                cargoWithProfile test --locked --test behaviour
+              ) || failed+=(${lib.escapeShellArg r.target.arch})
+            '')
+            runs}
+          if [ ''${#failed[@]} -ne 0 ]; then
+            echo "behaviour suite FAILED for: ''${failed[*]}" >&2
+            exit 1
+          fi
+        '';
       });
 }
