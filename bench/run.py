@@ -3,6 +3,10 @@
 
     python3 bench/run.py --containers 200 --out bench/results
     python3 bench/run.py --quick --out /tmp/bench-smoke         # CI smoke test
+    python3 bench/run.py --pong target/out/pong-x86_64 ...      # pong vs nginx and hyper
+
+--pong PONG switches to the HTTP benchmark, bench/pongbench.py, which reuses this file's
+helpers; `python3 bench/run.py --pong X --help` lists its options.
 
 Contenders, each built from source in a temporary directory (no binary is committed):
 
@@ -256,14 +260,19 @@ def cgroup_memory(pid: int, cid: str) -> tuple[int | None, str | None]:
     return None, None
 
 
-def vmrss_kib(pid: int) -> int | None:
+def proc_kib(path: str, key: str) -> int | None:
+    """A `Key:   N kB` line of a /proc file (status, smaps_rollup), in KiB."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return None
+
+
+def vmrss_kib(pid: int) -> int | None:
+    return proc_kib(f"/proc/{pid}/status", "VmRSS")
 
 
 def cgroup_version() -> str:
@@ -558,7 +567,20 @@ def on_signal(signum, _frame):
     raise Interrupted(signal.Signals(signum).name)
 
 
+def pong_mode(argv: list[str]) -> int:
+    """bench/pongbench.py, with this module as its `run` (one copy of the helpers)."""
+    sys.modules.setdefault("run", sys.modules[__name__])
+    import pongbench
+
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument("--pong", type=Path)
+    known, rest = pre.parse_known_args(argv)
+    return pongbench.main(known.pong, rest, argv)
+
+
 def main(argv: list[str]) -> int:
+    if any(a.split("=")[0] in ("--pong", "--pong-readme", "--pong-check-readme") for a in argv):
+        return pong_mode(argv)
     args = parse(argv)
     target = host_target()
     pausle = args.pausle or ROOT / "target" / "out" / f"pausle-{target['arch']}"

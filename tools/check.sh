@@ -149,6 +149,11 @@ stage_tools() {
 stage_bench() {
   say "benchmark, smoke run (the full run is README's command)"
   python3 bench/run.py --quick --out target/bench-smoke
+  say "pong against nginx and hyper, smoke run: wrk only, every status 200, pong's statuses = nginx's"
+  # pong's binary comes from the build stage. Until pong is on main, only nginx and hyper
+  # run: to enable pong, delete `--contenders nginx,hyper` from this line.
+  python3 bench/run.py --pong "$out/pong-$host_arch" --contenders nginx,hyper --quick --out target/bench-smoke
+  python3 bench/run.py --pong-check-readme
 }
 
 all=(lint build budget suite nix docker index runtimes deploy seccomp tools bench)
