@@ -397,6 +397,8 @@ def measure(name: str, binary: Path, tmp: Path, args) -> dict:
         try:
             r["memory_idle_conns"] = srv.memory() | {"connections": len(socks)}
             r["statuses_with_idle_conns"] = statuses(srv)["GET /"]
+            if r["statuses_with_idle_conns"] != 200:
+                raise BenchError(f"{name}: GET / answered {r['statuses_with_idle_conns']} with {len(socks)} connections open")
         finally:
             for s in socks:
                 s.close()
@@ -686,44 +688,63 @@ def chart(doc: dict, path: Path) -> None:
                 ax.set_xlim(0, max(vals_all) * 1.5)
         ax.legend(fontsize=7, loc="lower right")
 
-    fig, grid = plt.subplots(2, 4, figsize=(18, 8.2))
+    fig, grid = plt.subplots(3, 3, figsize=(16, 12))
     ax = list(grid.flat)
     bars(ax[0], f"throughput, req/s\n(wrk -t1 -c64, {m['duration']:g} s)", "wrk/rps", "{:,.0f}")
     bars(ax[1], "requests per server CPU-second\n(utime+stime over the wrk run)", "wrk/rps_per_cpu_second", "{:,.0f}")
-    if any(get(n, "latency/64/p99_ms") for n in names):
-        for i, c in enumerate([1, 64]):
-            grouped(ax[2 + i], f"latency at {m['rate']}/s, {c} conn{'s' if c > 1 else ''}\n(ms, log; oha --latency-correction)",
-                    [(q, f"latency/{c}/{q}_ms") for q in ("p50", "p99", "p99.9")], "{:.2f}")
-        grouped(ax[4], f"memory, VmRSS (KiB, log)\nnginx: its worker", [
+    bars(ax[2], "start: exec to first 200 (ms, log)", "start_ms", "{:.2f}", log=True)
+    have_latency = any(get(n, "latency/64/p99_ms") for n in names)
+    for i, c in enumerate(CONNS):
+        if have_latency:
+            grouped(ax[3 + i], f"latency at {m['rate']}/s, {c} conn{'s' if c > 1 else ''}\n(ms, log; oha --latency-correction)",
+                    [(q, f"latency/{c}/{q}_ms") for q in ("p50", "p99", "p99.9")], "{:.3f}")
+        else:
+            ax[3 + i].axis("off")
+    if have_latency:
+        grouped(ax[6], "memory, VmRSS (KiB, log)\nnginx: its worker", [
             ("idle", "memory_idle/rss_kib"), ("64 conns", "memory_64/rss_kib"),
             (f"{m['idle_conns']:,} conns", "memory_idle_conns/rss_kib")], "{:,.0f}")
     else:
-        for a in ax[2:5]:
-            a.axis("off")
+        ax[6].axis("off")
     if Z:
-        grouped(ax[5], "size (bytes, log)", [
+        grouped(ax[7], "size (bytes, log)", [
             ("binary", lambda n: Z.get(n, {}).get("binary_bytes")),
             ("with shared libraries", lambda n: Z.get(n, {}).get("with_libraries_bytes")),
             ("FROM-scratch image", lambda n: Z.get(n, {}).get("image_bytes"))], "{:,.0f}")
     else:
-        ax[5].axis("off")
-    bars(ax[6], "start: exec to first 200 (ms, log)", "start_ms", "{:.2f}", log=True)
-    note = ax[7]
-    note.axis("off")
-    note.text(0, 1, "\n".join([
-        f"Servers pinned to CPU {SERVER_CPU}, wrk/oha to CPU {LOAD_CPU}.",
-        f"{m['rounds']} interleaved round(s); bars: median,",
-        "  whiskers: min-max over the rounds.",
-        "Latency corrected for coordinated omission.",
-        "",
-        f"{m['cpus']} CPUs, {m['machine']}, Linux {m['kernel']}",
-        f"{m['date']}:",
-        *[m["command"][i:i + 48] for i in range(0, len(m["command"]), 48)],
-    ]), va="top", fontsize=8.5, family="monospace")
-    fig.suptitle("pong vs. nginx (return 200) vs. hyper (current-thread tokio), one host, one run", fontsize=12)
-    fig.tight_layout()
+        ax[7].axis("off")
+    pong_params(ax[8], S.get("pong", {}), m)
+    fig.text(0.01, 0.005, (
+        f"Servers on CPU {SERVER_CPU}, wrk/oha on CPU {LOAD_CPU}; {m['rounds']} interleaved round(s); bars: median, "
+        f"whiskers: min-max over the rounds. {m['cpus']} CPUs, {m['machine']}, Linux {m['kernel']}.\n"
+        f"{m['date']}: {m['command']}"), fontsize=8, family="monospace", va="bottom")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def pong_params(ax, p: dict, m: dict) -> None:
+    """pong's own parameters at the same rate: p50 and p99 per connection count, linear ms."""
+    rows = [("GET /", "latency"), ("?size=1024", "latency_size_1024"), ("?delay=1ms", "latency_delay_1ms")]
+    if "latency_delay_1ms" not in p:
+        ax.axis("off")
+        return
+    ax.set_title(f"pong's parameters at {m['rate']}/s (ms)\nsolid p50, light p99", fontsize=10)
+    labels, p50, p99 = [], [], []
+    for c in CONNS[1:]:
+        for label, key in rows:
+            labels.append(f"{label}, c={c}")
+            p50.append(p[key][str(c)]["p50_ms"]["median"])
+            p99.append(p[key][str(c)]["p99_ms"]["median"])
+    y = list(range(len(labels)))
+    ax.barh(y, p99, color="#d1495b", alpha=0.35)
+    ax.barh(y, p50, color="#d1495b")
+    for i, (a, b) in enumerate(zip(p50, p99)):
+        ax.text(b, i, f"  {a:.2f} / {b:.2f}", va="center", fontsize=7)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(p99) * 1.5)
+    ax.grid(axis="x", alpha=0.3)
 
 
 # --- README --------------------------------------------------------------------------
@@ -868,7 +889,7 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
         "machine": platform.machine(),
         "kernel": platform.release(),
         "tools": tool_versions(args),
-        "binaries": {n: (str(p.relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else str(p)) for n, p in bins.items()},
+        "binaries": {n: (str(p.resolve().relative_to(ROOT)) if p.resolve().is_relative_to(ROOT) else str(p)) for n, p in bins.items()},
     }
     run_id = f"pong-{os.getpid()}-{int(time.time())}"
     rounds: dict[str, list[dict]] = {n: [] for n in args.contenders}
