@@ -46,6 +46,7 @@ docker (sizes; not with --quick), matplotlib for the chart.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -362,6 +363,7 @@ def sizes(name: str, binary: Path, run_id: str) -> dict:
         files.append(BENCH / "nginx-null.conf")
     return {
         "binary_bytes": binary.stat().st_size,
+        "binary_sha256": hashlib.sha256(binary.read_bytes()).hexdigest(),
         "libraries": [str(x) for x in libs],
         "with_libraries_bytes": sum(f.stat().st_size for f in [binary.resolve(), *libs]),
         "image_bytes": image_bytes(name, files, run_id),
