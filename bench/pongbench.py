@@ -543,7 +543,7 @@ def readme_block(doc: dict) -> str:
 def goals_text(g: dict) -> str:
     out = []
     for k, v in g.items():
-        val = f"{v['ratio']:.2f}" if "ratio" in v else f"{v['offset']:.3f} ms"
+        val = f"{v['ratio']:.3g}" if "ratio" in v else f"{v['offset']:.3f} ms"
         out.append(f"- `{k}`: {val} (goal {v['goal']}): {'met' if v['met'] else '**not met**'}")
     return "\n".join(out) + "\n"
 
