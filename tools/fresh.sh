@@ -13,7 +13,7 @@
 #    `cargo install` left in ~/.cargo/bin, no rust-lld link, no pip package.
 #    The image is cached under a key of everything that goes into it.
 # 2. Clones COMMIT (default: main of the repository this script is in) afresh, starts
-#    a fresh privileged container from the image with its OWN Docker engine (its data
+#    a fresh (nearly) privileged container from the image with its OWN Docker engine (its data
 #    root on a fresh volume; the host's socket is never handed in: the host's engine
 #    holds images and state that a new machine would not have), and runs
 #    `bash .ci/run` there as CI does: CI=true, no standard input, 90 minutes at most.
@@ -229,11 +229,21 @@ git clone -q --no-local --no-checkout \
   "$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir)" "$clone/pausle"
 git -C "$clone/pausle" checkout -q --detach "$commit"
 
-# Privileged: its own engine needs mounts, cgroups, iptables and /dev/fuse; .ci/run
-# mounts binfmt_misc (the host kernel's, see above). --init reaps what dockerd leaves.
+# Privileged, as far as this machine allows: its own engine needs mounts, cgroups,
+# iptables and /dev/fuse, and .ci/run mounts binfmt_misc (the host kernel's, see
+# above). Docker's --privileged asks for every capability, and the bounding set here
+# lacks CAP_SYS_RESOURCE (runc: "unable to apply caps"), so the container gets what
+# --privileged gives less that one: every other capability, no seccomp or AppArmor
+# profile, unmasked /proc, every device allowed (/dev/fuse bound), and /sys with its
+# cgroup mounts made writable inside before the engine starts. --init reaps.
+privileged=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined
+  --security-opt apparmor=unconfined --security-opt systempaths=unconfined
+  --device-cgroup-rule 'a *:* rwm' --device /dev/fuse)
 docker volume create "$id" >/dev/null
-docker run -d --name "$id" --hostname fresh --privileged --init \
+docker run -d --name "$id" --hostname fresh --init "${privileged[@]}" \
   -v "$id:/var/lib/docker" -v "$clone/pausle:/work/pausle" "$image" sleep infinity >/dev/null
+docker exec "$id" sh -c 'mount -o remount,rw /sys &&
+  for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw "$d" || exit; done'
 docker exec -d "$id" sh -c 'exec dockerd >/var/log/dockerd.log 2>&1'
 for _ in $(seq 60); do
   docker exec "$id" docker info >/dev/null 2>&1 && break
