@@ -205,9 +205,6 @@ if docker image inspect "$image" >/dev/null 2>&1; then
 else
   say "bootstrapping Debian bookworm into $image"
   build_base "$image"
-  # Images of older keys are this script's own: drop them.
-  docker images --format '{{.Repository}}:{{.Tag}}' pausle-fresh-base | grep -vxF "$image" |
-    xargs -r docker rmi >/dev/null || true
 fi
 
 id=pausle-fresh-$$-${commit:0:8}
@@ -221,6 +218,9 @@ cleanup() {
   docker rm -f -v "$id" >/dev/null 2>&1 || true
   docker volume rm "$id" >/dev/null 2>&1 || true
   rm -rf "$clone"
+  # Images of older keys are this script's own: dropped last, after the report.
+  docker images --format '{{.Repository}}:{{.Tag}}' pausle-fresh-base | grep -vxF "$image" |
+    xargs -r docker rmi >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
