@@ -110,6 +110,9 @@ stage_suite() {
   done < <(field arch qemu)
 }
 
+# One pytest suite, as every Python stage runs it (no cache left in the tree).
+pytest_suite() { python3 -m pytest -q -p no:cacheprovider "$@"; }
+
 stage_nix() {
   say "flake: parse, format, dead code, lock pins, workflow, single source"
   nix/lint.sh
@@ -117,33 +120,33 @@ stage_nix() {
 
 stage_docker() {
   say "Docker acceptance: the image from tools/mkimage.py on the engine"
-  python3 -m pytest -q -p no:cacheprovider tests/docker
+  pytest_suite tests/docker
 }
 
 stage_index() {
   say "multi-arch OCI index"
-  python3 -m pytest -q -p no:cacheprovider tests/index
+  pytest_suite tests/index
 }
 
 stage_runtimes() {
   say "runtimes: podman and pods, containerd (ctr), runc and crun, rootless podman"
-  python3 -m pytest -q -p no:cacheprovider tests/runtimes
+  pytest_suite tests/runtimes
 }
 
 stage_deploy() {
   say "Kubernetes manifests: schema and security policy"
   deploy/validate.sh
-  python3 -m pytest -q -p no:cacheprovider deploy
+  pytest_suite deploy
 }
 
 stage_seccomp() {
   say "seccomp profile: Docker, podman, runc and crun, natively (x86_64, i686)"
-  python3 -m pytest -q -p no:cacheprovider tests/seccomp
+  pytest_suite tests/seccomp
 }
 
 stage_tools() {
   say "tools: bad input gets one line and a non-zero exit"
-  python3 -m pytest -q -p no:cacheprovider tests/tools
+  pytest_suite tests/tools
 }
 
 stage_bench() {

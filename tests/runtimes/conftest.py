@@ -186,6 +186,17 @@ def images(tmp_path_factory) -> Path:
 CONTAINERS_CONF = guide_text("containers-conf")
 
 
+def run_with_env(tool: str, args, env: dict[str, str], check: bool,
+                 timeout: float) -> subprocess.CompletedProcess:
+    """`tool args` with the fixture's private configuration in its environment; a
+    failure, when checked, fails the test with the tool's own message."""
+    p = subprocess.run([tool, *map(str, args)], capture_output=True, text=True,
+                       env=dict(os.environ, **env), timeout=timeout)
+    if check and p.returncode != 0:
+        pytest.fail(f"{tool} {' '.join(map(str, args))} -> {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
 class Podman:
     """podman with CONTAINERS_CONF and CONTAINERS_STORAGE_CONF pointing at files of
     its own: images, containers and pods live under `dir` and nowhere else."""
@@ -201,11 +212,7 @@ class Podman:
                     "CONTAINERS_STORAGE_CONF": str(dir / "storage.conf")}
 
     def __call__(self, *args, check=True, timeout=120) -> subprocess.CompletedProcess:
-        p = subprocess.run(["podman", *map(str, args)], capture_output=True, text=True,
-                           env=dict(os.environ, **self.env), timeout=timeout)
-        if check and p.returncode != 0:
-            pytest.fail(f"podman {' '.join(map(str, args))} -> {p.returncode}: {p.stderr.strip()}")
-        return p
+        return run_with_env("podman", args, self.env, check, timeout)
 
     def guide(self, name: str, cwd: Path, check=True, **env) -> subprocess.CompletedProcess:
         return guide_sh(name, cwd, dict(self.env, **env), check=check)
@@ -304,11 +311,7 @@ class Containerd:
         return (self.dir / "containerd.log").read_text()
 
     def ctr(self, *args, check=True, timeout=60) -> subprocess.CompletedProcess:
-        p = subprocess.run(["ctr", *map(str, args)], capture_output=True, text=True,
-                           env=dict(os.environ, **self.env), timeout=timeout)
-        if check and p.returncode != 0:
-            pytest.fail(f"ctr {' '.join(map(str, args))} -> {p.returncode}: {p.stderr.strip()}")
-        return p
+        return run_with_env("ctr", args, self.env, check, timeout)
 
     def guide(self, name: str, cwd: Path, check=True, **env) -> subprocess.CompletedProcess:
         return guide_sh(name, cwd, dict(self.env, **env), check=check)
