@@ -140,7 +140,7 @@ stage_deploy() {
 }
 
 stage_seccomp() {
-  say "seccomp profile: Docker, podman, runc and crun, natively (x86_64, i686)"
+  say "seccomp profile: Docker, podman, containerd, runc and crun, natively (x86_64, i686)"
   pytest_suite tests/seccomp
 }
 

@@ -1,8 +1,8 @@
 """Fixtures for the seccomp profile tests (deploy/seccomp/pausle.json).
 
-Minimal on purpose and self-contained: OCI bundles for runc and crun, a Docker image by
-`docker import`, a private podman store. They can move onto tests/runtimes' fixtures
-once those are on main. Nothing skips when a tool is missing: CI installs them all.
+Minimal on purpose: OCI bundles for runc and crun, a Docker image by `docker import`, a
+private podman store, and tests/runtimes' private containerd (its Containerd class, not a
+copy). Nothing skips when a tool is missing: CI installs them all.
 
 Host facts these fixtures work around (this machine and a CI machine of its kind):
 - crun 1.8.1 refuses the hybrid cgroup layout ("cgroups in hybrid mode not supported"),
@@ -13,6 +13,7 @@ Host facts these fixtures work around (this machine and a CI machine of its kind
 - no systemd: podman uses cgroupfs and file events.
 """
 
+import importlib.util
 import io
 import json
 import os
@@ -273,3 +274,61 @@ def podman(binaries, tmp_path_factory):
     pm("rm", "-a", "-f", check=False)
     pm("rmi", "-a", "-f", check=False)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _runtimes_fixtures():
+    """tests/runtimes/conftest.py as a plain module under its own name (both suites'
+    fixture files are called conftest): its private containerd serves both."""
+    spec = importlib.util.spec_from_file_location("runtimes_fixtures", ROOT / "tests" / "runtimes" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class Ctr:
+    """`ctr run` of one static binary as /pausle from a plain rootfs directory
+    (`--rootfs`: no image, no snapshotter), read-only (as root: ctr 1.6 has no --user), on a private
+    containerd; `profile` is passed with `--seccomp --seccomp-profile`."""
+
+    def __init__(self, daemon, tmp: Path) -> None:
+        self.daemon, self.tmp = daemon, tmp
+
+    def argv(self, binary: Path, name: str, profile: Path | None, nnp: bool, *args: str) -> list[str]:
+        rootfs = self.tmp / name
+        rootfs.mkdir()
+        shutil.copy(binary, rootfs / "pausle")
+        opts = ["--rm", "--rootfs", "--read-only"]
+        opts += ["--seccomp", "--seccomp-profile", str(profile)] if profile else []
+        opts += [] if nnp else ["--allow-new-privs"]
+        return ["ctr", "run", *opts, str(rootfs), name, "/pausle", *args]
+
+    def pid(self, name: str) -> int | None:
+        for line in self.daemon.ctr("tasks", "ls").stdout.splitlines()[1:]:
+            task, pid, *_ = line.split()
+            if task == name:
+                return int(pid)
+        return None
+
+    def popen(self, argv: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(argv, env={**os.environ, **self.daemon.env}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run_once(self, argv: list[str]) -> int:
+        """A program that exits by itself: `ctr run`'s exit status (128 + the signal
+        when the task was killed by one)."""
+        p = self.popen(argv)
+        _, err = p.communicate(timeout=60)
+        if err.startswith("ctr:"):
+            pytest.fail(f"{' '.join(argv)}: {err.strip()}")
+        return p.returncode
+
+
+@pytest.fixture(scope="session")
+def ctr(tmp_path_factory):
+    rt = _runtimes_fixtures()
+    rt.need("containerd", "ctr", "containerd-shim-runc-v2", "runc")
+    daemon = rt.Containerd(tmp_path_factory.mktemp("containerd"))
+    try:
+        yield Ctr(daemon, tmp_path_factory.mktemp("ctr-rootfs"))
+    finally:
+        daemon.stop()
