@@ -7,8 +7,8 @@ use core::arch::{asm, global_asm};
 // chain) so that store cannot land on argv. The kernel already aligned r1 to 16 bytes,
 // as the ABI wants.
 //
-// ELFv2 code reaches statics through the TOC pointer r2, which costs every function that
-// does a global entry point deriving r2 from r12 (8 bytes) and every access an
+// ELFv2 code reaches statics through the TOC pointer r2, which costs each function that
+// uses it a global entry point deriving r2 from r12 (8 bytes), and each access an
 // `addis`+`addi` pair. The musl image needs neither: it is mapped at 64 KiB (src/link.ld
 // asserts it, and that it is smaller than 32 KiB), so with r2 holding that address every
 // static is `addi rX, 2, sym@l` away, one instruction ([`address!`]). _start sets r2 so,
