@@ -8,6 +8,12 @@
 //! executable, so 32-bit images also carry a PT_GNU_STACK that says read+write only.
 //! The fields that depend on the link (entry point, load address, size) are relocations
 //! the linker resolves; the rest are constants.
+//!
+//! A field that no loader reads holds the set of every signal that main.rs blocks
+//! ([`all_signals!`]), sparing the image those 8 bytes: PT_LOAD's physical address on
+//! 64-bit (neither Linux nor qemu-user reads p_paddr; binfmt_misc matches only the first
+//! 20 bytes of the file), and PT_GNU_STACK's virtual and physical addresses on 32-bit
+//! (of that header Linux and qemu-user read only p_flags).
 
 use libc::{
     EI_NIDENT, ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ET_EXEC, EV_CURRENT, PF_R, PF_X, PT_LOAD,
@@ -32,7 +38,7 @@ const DATA: u8 = libc::ELFDATA2MSB;
 /// Elf{32,64}_Ehdr followed by Elf{32,64}_Phdr, with the address-sized fields as
 /// pointers (or usize) so the linker can fill them in and the class follows the target.
 #[repr(C)]
-struct Header {
+pub(crate) struct Header {
     ident: [u8; EI_NIDENT],
     kind: u16,
     machine: u16,
@@ -66,7 +72,7 @@ struct Phdr {
     flags: u32,
     offset: usize,
     vaddr: *const Header,
-    paddr: *const Header,
+    paddr: u64,
     filesz: *const u8,
     memsz: *const u8,
     align: usize,
@@ -108,7 +114,7 @@ const MAX_PAGE: usize = 0x1_0000;
 
 #[used]
 #[unsafe(link_section = ".pausle.header")]
-static HEADER: Header = Header {
+pub(crate) static HEADER: Header = Header {
     ident: [
         ELFMAG0,
         ELFMAG1,
@@ -145,6 +151,9 @@ static HEADER: Header = Header {
         flags: PF_R | PF_X,
         offset: 0,
         vaddr: &raw const HEADER,
+        #[cfg(target_pointer_width = "64")]
+        paddr: crate::ALL,
+        #[cfg(target_pointer_width = "32")]
         paddr: &raw const HEADER,
         filesz: &raw const __pausle_size,
         memsz: &raw const __pausle_size,
@@ -155,10 +164,32 @@ static HEADER: Header = Header {
         kind: libc::PT_GNU_STACK,
         flags: libc::PF_R | libc::PF_W,
         offset: 0,
-        vaddr: core::ptr::null(),
-        paddr: core::ptr::null(),
+        // [`all_signals!`]: the set's two halves, as they lie in memory.
+        vaddr: half(0),
+        paddr: half(1),
         filesz: core::ptr::null(),
         memsz: core::ptr::null(),
         align: 16,
     },
 };
+
+/// Half `i` of the set of every signal as it lies in memory, for a 32-bit field.
+#[cfg(target_pointer_width = "32")]
+const fn half(i: usize) -> *const Header {
+    let all = crate::ALL.to_ne_bytes();
+    let word = u32::from_ne_bytes([all[4 * i], all[4 * i + 1], all[4 * i + 2], all[4 * i + 3]]);
+    core::ptr::without_provenance(word as usize)
+}
+
+/// Where the set of every signal is in the image: 8 bytes of all ones in fields no
+/// loader reads (see the top of this file).
+macro_rules! all_signals {
+    () => {
+        address!(crate::elf::HEADER, crate::elf::ALL_SIGNALS)
+    };
+}
+pub(crate) use all_signals;
+#[cfg(target_pointer_width = "64")]
+pub(crate) const ALL_SIGNALS: usize = core::mem::offset_of!(Header, load.paddr);
+#[cfg(target_pointer_width = "32")]
+pub(crate) const ALL_SIGNALS: usize = core::mem::offset_of!(Header, stack.vaddr);

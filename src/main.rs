@@ -26,14 +26,30 @@
 #[cfg_attr(target_arch = "loongarch64", path = "arch/loongarch64.rs")]
 mod arch;
 
+/// The address of static `$s`, or `$offset` bytes into it, as a usize, reached the way
+/// the arch does it best: the compiler's way but for ppc64's image (`arch::address!`).
+#[cfg(not(target_arch = "powerpc64"))]
+macro_rules! address {
+    ($s:path) => {
+        address!($s, 0)
+    };
+    ($s:path, $offset:expr) => {
+        &raw const $s as usize + $offset
+    };
+}
+#[cfg(target_arch = "powerpc64")]
+use arch::address;
+
 // The shipped (musl) builds are linked straight to a flat image whose first bytes are
 // this ELF header (see src/link.ld); the host dev build is an ordinary ELF from the
 // platform linker and needs none.
 #[cfg(target_env = "musl")]
 mod elf;
 
-use arch::{syscall4, syscall4_discard};
-use libc::{SIG_BLOCK, SIGCHLD, SIGINT, SIGTERM, STDERR_FILENO, STDOUT_FILENO, WNOHANG, c_int};
+use arch::{syscall4, syscall4_raw};
+use libc::{
+    EINTR, SIG_BLOCK, SIGCHLD, SIGINT, SIGTERM, STDERR_FILENO, STDOUT_FILENO, WNOHANG, c_int,
+};
 
 /// The kernel's signal set: one bit per signal 1..=64. `_NSIG` is 64 on every arch we
 /// build, and the `rt_*` syscalls insist on exactly this size (libc's `sigset_t` is a
@@ -47,26 +63,39 @@ const fn bit(sig: c_int) -> KernelSigset {
 
 /// Every signal. Blocking SIGKILL and SIGSTOP is silently ignored by the kernel, and a
 /// synchronous fault (a real SIGSEGV, say) is still delivered: blocking only protects
-/// us from signals that someone *sends*.
+/// us from signals that someone *sends*. The image carries it in its ELF header
+/// (`elf::all_signals!`); the host build, which has no such header, here.
 const ALL: KernelSigset = !0;
+#[cfg(not(target_env = "musl"))]
+static ALL_SIGNALS: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
+#[cfg(not(target_env = "musl"))]
+macro_rules! all_signals {
+    () => {
+        address!(ALL_SIGNALS)
+    };
+}
+#[cfg(target_env = "musl")]
+use elf::all_signals;
 /// What we wait for: a request to stop, or a child to reap.
 const WAITED: KernelSigset = bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD);
-// pause() tells the stop signals from SIGCHLD by being below it.
-const _: () = assert!(SIGINT < SIGCHLD && SIGTERM < SIGCHLD);
-// The sets as the kernel reads them, in native byte order: as bytes they need no 8-byte
+// The set as the kernel reads it, in native byte order: as bytes it needs no 8-byte
 // alignment in the image, which would cost padding after the code on some arches.
-const ALL_BYTES: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
-const WAITED_BYTES: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
+static WAITED_SIGNALS: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
 
-const VERSION: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
-const USAGE: &[u8] = b"usage: pausle [-v|--version]\n";
-/// The long option after its first dash, taken from the usage line so the two cannot
-/// disagree (and the image carries the letters once).
-const LONG_TAIL: &[u8] = {
-    let (_, rest) = USAGE.split_at(19);
-    rest.split_at(8).0
-};
-const _: () = assert!(matches!(LONG_TAIL, b"-version"));
+/// The exit status when blocking the signals or waiting for them fails (README's
+/// contract): neither 0 (told to stop) nor 2 (usage).
+const FAILED: i32 = 3;
+/// What `rt_sigtimedwait` returns when a signal that it does not wait for interrupted
+/// it: -errno, as on every arch (`arch::syscall4`).
+const INTERRUPTED: isize = -(EINTR as isize);
+
+const VERSION_LINE: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
+static VERSION: [u8; VERSION_LINE.len()] = *VERSION_LINE.as_array().unwrap();
+static USAGE: [u8; 29] = *b"usage: pausle [-v|--version]\n";
+/// Where the long option is in the usage line: is_version compares its first 8 bytes
+/// from there, so the image carries them once and the two cannot disagree.
+const LONG: usize = 18;
+const _: () = assert!(matches!(USAGE.split_at(LONG).1.split_at(9).0, b"--version"));
 
 /// Called by the arch's `_start` with the initial stack pointer, where the kernel put
 /// `argc` followed by `argv[0..argc]` and a NULL.
@@ -88,16 +117,21 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
 
 /// Waits until told to stop, reaping children all along; returns the exit status.
 fn pause() -> i32 {
-    // SAFETY: the set pointers refer to constants of the size passed; the other pointer
+    // SAFETY: the set pointers refer to statics of the size passed; the other pointer
     // arguments are NULL, which these syscalls accept.
     unsafe {
-        syscall4_discard(
+        // Unblocked, SIGTERM would be dropped (PID 1) or kill us (not PID 1): pausing
+        // then would make `docker stop` wait out its grace period. Fail instead.
+        if syscall4_raw(
             libc::SYS_rt_sigprocmask,
             SIG_BLOCK as usize,
-            &ALL_BYTES as *const _ as usize,
+            all_signals!(),
             0,
             SIGSET_BYTES,
-        );
+        ) != 0
+        {
+            return FAILED;
+        }
         loop {
             // Reap before every wait: the first pass collects zombies that predate our
             // execve (their SIGCHLD went to whoever we were before and is gone), the
@@ -106,16 +140,18 @@ fn pause() -> i32 {
             while syscall4(libc::SYS_wait4, -1isize as usize, 0, WNOHANG as usize, 0) > 0 {}
             let sig = syscall4(
                 libc::SYS_rt_sigtimedwait,
-                &WAITED_BYTES as *const _ as usize,
+                address!(WAITED_SIGNALS),
                 0,
                 0,
                 SIGSET_BYTES,
             );
-            // We only wait for SIGINT, SIGTERM and SIGCHLD, so a positive result below
-            // SIGCHLD is one of the first two. Anything else is SIGCHLD, or a failure
-            // (-EINTR after a SIGSTOP/SIGCONT, say): wait again.
-            if sig > 0 && sig < SIGCHLD as isize {
-                return 0;
+            // SIGCHLD: reap. -EINTR (after a SIGSTOP and SIGCONT, say): wait again.
+            // Anything else positive is SIGINT or SIGTERM, the only other signals we
+            // wait for. Anything else at all is a failure that would recur on every
+            // call (a seccomp filter, say): waiting again would spin at full speed and
+            // never see SIGTERM, so stop, loudly.
+            if sig != SIGCHLD as isize && sig != INTERRUPTED {
+                return if sig > 0 { 0 } else { FAILED };
             }
         }
     }
@@ -127,59 +163,63 @@ fn pause() -> i32 {
 /// # Safety
 /// `arg` must point to a NUL-terminated string.
 unsafe fn arguments(argc: usize, arg: *const u8) -> i32 {
-    // SAFETY: `arg` is NUL-terminated.
-    let version = argc == 2 && unsafe { is_version(arg) };
-    let (fd, text, code) = if version {
-        (STDOUT_FILENO, VERSION, 0)
-    } else {
-        (STDERR_FILENO, USAGE, 2)
-    };
-    // SAFETY: `text` is a live static of the length passed. If the write fails there is
-    // no one left to tell.
+    // SAFETY: `arg` is NUL-terminated; the texts are statics of the lengths passed. If
+    // a write fails there is no one left to tell. (Two calls rather than one with
+    // chosen arguments: each needs its constants once, with nothing to keep across.)
     unsafe {
-        syscall4_discard(
+        if argc == 2 && is_version(arg) {
+            syscall4_raw(
+                libc::SYS_write,
+                STDOUT_FILENO as usize,
+                address!(VERSION),
+                VERSION.len(),
+                0,
+            );
+            return 0;
+        }
+        syscall4_raw(
             libc::SYS_write,
-            fd as usize,
-            text.as_ptr() as usize,
-            text.len(),
+            STDERR_FILENO as usize,
+            address!(USAGE),
+            USAGE.len(),
             0,
-        )
-    };
-    code
+        );
+    }
+    2
 }
 
 /// Whether the C string at `arg` is `-v` or `--version`.
 ///
 /// # Safety
-/// `arg` must point to a NUL-terminated string.
+/// `arg` must point to an argument string of this process.
 unsafe fn is_version(arg: *const u8) -> bool {
-    // SAFETY: each read is guarded by the previous one having found a non-NUL
-    // character, so none goes past the string's end.
+    // SAFETY: execve lays the argument strings out one after the other, then the
+    // environment's, then the program's path, and keeps the last pointer-sized word of
+    // the stack mapping above them all (Linux: __bprm_mm_init; qemu-user:
+    // setup_arg_pages): at least 8 mapped bytes follow any argument's NUL. So the 8
+    // bytes at `arg` are readable whatever its length, and so are the 2 after them once
+    // those 8 are not NUL.
     unsafe {
-        *arg == b'-'
-            && match *arg.add(1) {
-                b'v' => *arg.add(2) == 0,
-                _ => is(arg.add(1), LONG_TAIL),
-            }
+        let head = load_u64(arg);
+        if head == load_u64(address!(USAGE, LONG) as *const u8) {
+            return (arg.add(8) as *const u16).read_unaligned() == u16::from_ne_bytes(*b"n\0");
+        }
+        head & u64::from_ne_bytes([!0, !0, !0, 0, 0, 0, 0, 0])
+            == u64::from_ne_bytes(*b"-v\0\0\0\0\0\0")
     }
 }
 
-/// Whether the C string at `s` equals `word`.
+/// The 8 bytes at `p`, which need no alignment.
 ///
 /// # Safety
-/// `s` must point to a NUL-terminated string.
-unsafe fn is(mut s: *const u8, word: &[u8]) -> bool {
-    for &want in word {
-        // SAFETY: we stop at the first difference and `word` holds no NUL, so this
-        // never reads past `s`'s own NUL.
-        if unsafe { *s } != want {
-            return false;
-        }
-        s = unsafe { s.add(1) };
-    }
-    // SAFETY: s[..word.len()] matched non-NUL bytes, so s is still within the string.
-    unsafe { *s == 0 }
+/// The 8 bytes must be readable.
+#[cfg(not(target_arch = "riscv64"))]
+unsafe fn load_u64(p: *const u8) -> u64 {
+    // SAFETY: the caller's.
+    unsafe { (p as *const u64).read_unaligned() }
 }
+#[cfg(target_arch = "riscv64")]
+use arch::load_u64;
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {

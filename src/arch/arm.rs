@@ -28,8 +28,9 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     ret
 }
 
-/// [`syscall4`] for a call whose result the caller ignores; the same call here.
-pub use syscall4 as syscall4_discard;
+/// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
+/// call here.
+pub use syscall4 as syscall4_raw;
 
 /// Ends every thread of the process with `code`.
 ///

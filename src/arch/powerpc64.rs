@@ -2,15 +2,21 @@
 
 use core::arch::{asm, global_asm};
 
-// The kernel starts us with r1 pointing at argc and, for ELFv2, r12 at the entry
-// point. A callee may store its return address at 16(r1) of its caller's frame: give
-// start a minimal ELFv2 frame (32 bytes, NULL back chain) so that store cannot land on
-// argv. The kernel already aligned r1 to 16 bytes, as the ABI wants.
-// start reaches its constants through the TOC pointer r2 and so begins with a global
-// entry point that derives r2 from r12, which the ABI has the caller set to that entry's
-// address. Rather than set up r2 here as well and branch past it, _start sits in start's
-// own section, which module-level assembly always precedes, points r12 at start and
-// falls through into it. link.ld fails the link should anything ever come in between.
+// The kernel starts us with r1 pointing at argc. A callee may store its return address
+// at 16(r1) of its caller's frame: give start a minimal ELFv2 frame (32 bytes, NULL back
+// chain) so that store cannot land on argv. The kernel already aligned r1 to 16 bytes,
+// as the ABI wants.
+//
+// ELFv2 code reaches statics through the TOC pointer r2, which costs each function that
+// uses it a global entry point deriving r2 from r12 (8 bytes), and each access an
+// `addis`+`addi` pair. The musl image needs neither: it is mapped at 64 KiB (src/link.ld
+// asserts it, and that it is smaller than 32 KiB), so with r2 holding that address every
+// static is `addi rX, 2, sym@l` away, one instruction ([`address!`]). _start sets r2 so,
+// which no code here changes: nothing in start uses the TOC (link.ld fails the link if
+// anything does) and the kernel preserves r2 across `sc`. Without a TOC start has no
+// global entry point either, so _start sits in start's own section, which module-level
+// assembly always precedes, and falls through into it; link.ld fails the link should
+// anything ever come in between.
 global_asm!(
     ".section .text.{start},\"ax\",@progbits",
     ".globl _start",
@@ -19,14 +25,43 @@ global_asm!(
     "mr 3, 1",
     "li 0, 0",
     "stdu 0, -32(1)",
-    "addi 12, 12, {start}-_start",
+    "lis 2, {image}@ha",
     ".globl __pausle_entry_end",
     "__pausle_entry_end:",
     ".globl __pausle_start",
     ".set __pausle_start, {start}",
     ".previous",
     start = sym crate::start,
+    image = sym crate::elf::HEADER,
 );
+
+// A ppc64 host (-gnu) build would be an ordinary ELF at no particular address, where
+// r2 must be the TOC: no host the project builds on is ppc64.
+#[cfg(not(target_env = "musl"))]
+compile_error!("ppc64 builds only the musl image: _start's r2 is the image's address");
+
+/// The address of static `$s`, or `$offset` bytes into it, from r2 (see `_start`): one
+/// instruction. The asm has no side effect but is not `pure`, so that LLVM recomputes
+/// the address where it is needed rather than keep it in a callee-saved register, which
+/// start would have to save.
+macro_rules! address {
+    ($s:path) => {
+        $crate::arch::address!($s, 0)
+    };
+    ($s:path, $offset:expr) => {{
+        let p: usize;
+        // SAFETY: computes an address and touches nothing: r2 holds the image's load
+        // address, which `sym@l` is the offset from (src/link.ld asserts both). (Its
+        // callers may already be in an unsafe block.)
+        #[allow(unused_unsafe)]
+        unsafe {
+            core::arch::asm!("addi {p}, 2, ({s}+{o})@l", p = out(reg) p, s = sym $s,
+                             o = const $offset, options(nomem, nostack, preserves_flags));
+        }
+        p
+    }};
+}
+pub(crate) use address;
 
 /// A raw Linux system call with up to four arguments (unused ones may be anything).
 ///
@@ -37,14 +72,14 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     let ret;
     // SAFETY: the ppc64 syscall ABI: number in r0, arguments in r3..r6, result in r3;
     // the kernel may clobber r0, r4..r12, ctr, xer and cr0. A failure comes back as a
-    // POSITIVE errno with cr0.SO set, which the wait4 loop's `> 0` would take for a
-    // reaped child (and pause() an EINTR, 4, for a stop signal): `isel` turns it into 0
-    // in one instruction. (Not -errno: no caller needs the errno, only that a failure
-    // is neither a pid nor a signal number.)
+    // POSITIVE errno with cr0.SO set, where a pid or a signal number could be the same
+    // value: negate it then, so that a failure is -errno as on every other arch.
     unsafe {
         asm!(
             "sc",
-            "isel 3, 0, 3, 3",
+            "bns+ 1f",
+            "neg 3, 3",
+            "1:",
             inlateout("r0") n => _,
             inlateout("r3") a as isize => ret,
             inlateout("r4") b => _,
@@ -58,19 +93,21 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     ret
 }
 
-/// [`syscall4`] for a call whose result the caller ignores: no failure to tell apart,
-/// so no `isel`.
+/// [`syscall4`] without the fix-up, for a call whose result is only tested against 0
+/// or ignored: r3 as the kernel left it, 0 or a positive errno for rt_sigprocmask, so
+/// `!= 0` still tells a failure.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
-pub unsafe fn syscall4_discard(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) {
+pub unsafe fn syscall4_raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    let ret;
     // SAFETY: as for syscall4.
     unsafe {
         asm!(
             "sc",
             inlateout("r0") n => _,
-            inlateout("r3") a => _,
+            inlateout("r3") a as isize => ret,
             inlateout("r4") b => _,
             inlateout("r5") c => _,
             inlateout("r6") d => _,
@@ -79,6 +116,7 @@ pub unsafe fn syscall4_discard(n: libc::c_long, a: usize, b: usize, c: usize, d:
             options(nostack),
         );
     }
+    ret
 }
 
 /// Ends every thread of the process with `code`.

@@ -29,8 +29,26 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     ret
 }
 
-/// [`syscall4`] for a call whose result the caller ignores; the same call here.
-pub use syscall4 as syscall4_discard;
+/// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
+/// call here.
+pub use syscall4 as syscall4_raw;
+
+/// The 8 bytes at `p`, which need no alignment. RISC-V Linux supports misaligned loads
+/// in user space (the kernel's uabi: in hardware or emulated), but LLVM, not told they
+/// are fast on this CPU, would assemble the value from 8 byte loads.
+///
+/// # Safety
+/// The 8 bytes must be readable.
+#[inline(always)]
+pub unsafe fn load_u64(p: *const u8) -> u64 {
+    let v;
+    // SAFETY: reads the 8 bytes the caller vouches for, nothing else.
+    unsafe {
+        asm!("ld {v}, 0({p})", v = lateout(reg) v, p = in(reg) p,
+             options(pure, readonly, nostack, preserves_flags));
+    }
+    v
+}
 
 /// Ends every thread of the process with `code`.
 ///
