@@ -26,7 +26,9 @@
 # left are seen inside, and the ones this run enables stay on the host afterwards.
 #
 # Environment: FRESH_LOG=file (default target/fresh/<commit>.log) gets .ci/run's whole
-# output; FRESH_KEEP=1 keeps the container and clone for a look afterwards.
+# output; FRESH_KEEP=1 keeps the container and clone for a look afterwards;
+# FRESH_STAGES="build runtimes" runs only those stages of tools/check.sh (after all of
+# .ci/run's installing), for a quicker loop. Only a run without it is the rehearsal.
 set -euo pipefail
 
 usage() { echo "usage: tools/fresh.sh [COMMIT]   (default: main)" >&2; }
@@ -265,11 +267,13 @@ status=0
     echo "rust-lld: $(command -v rust-lld || echo none)"; python3 --version;
     python3 -m pip list 2>/dev/null | tail -n +3 | tr -s " " | tr "\n" " "; echo;
     docker version --format "docker {{.Client.Version}} / engine {{.Server.Version}}"'
-  timeout 5400 docker exec -e CI=true -w /work/pausle "$id" bash .ci/run </dev/null || status=$?
+  # shellcheck disable=SC2086 # FRESH_STAGES is a list of words
+  timeout 5400 docker exec -e CI=true -w /work/pausle "$id" bash .ci/run ${FRESH_STAGES:-} \
+    </dev/null || status=$?
 } >"$log" 2>&1
 secs=$(($(date +%s) - start))
 echo "---- the last lines of .ci/run (all of it: $log)"
 tail -n 25 "$log"
-echo "---- .ci/run exited $status after $((secs / 60)) min $((secs % 60)) s" \
-  "(commit $commit, image $image)"
+echo "---- .ci/run ${FRESH_STAGES:+(stages: $FRESH_STAGES) }exited $status after" \
+  "$((secs / 60)) min $((secs % 60)) s (commit $commit, image $image)"
 exit "$status"
