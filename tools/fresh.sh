@@ -26,8 +26,13 @@
 # left are seen inside, and the ones this run enables stay on the host afterwards.
 #
 # Environment: FRESH_LOG=file (default target/fresh/<commit>.log) gets .ci/run's whole
-# output; FRESH_KEEP=1 keeps the container and clone for a look afterwards.
+# output; FRESH_KEEP=1 keeps the container and clone for a look afterwards;
+# FRESH_STAGES="build runtimes" runs only those stages of tools/check.sh (after all of
+# .ci/run's installing), for a quicker loop. Only a run without it is the rehearsal.
 set -euo pipefail
+# All of it is one brace group, which bash reads to its closing brace before it runs
+# any of it: editing this file during a run (half an hour) cannot change that run.
+{
 
 usage() { echo "usage: tools/fresh.sh [COMMIT]   (default: main)" >&2; }
 case ${1:-} in -h | --help) usage; exit 0 ;; -*) usage; exit 2 ;; esac
@@ -239,11 +244,52 @@ git -C "$clone/pausle" checkout -q --detach "$commit"
 privileged=(--cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined
   --security-opt apparmor=unconfined --security-opt systempaths=unconfined
   --device-cgroup-rule 'a *:* rwm' --device /dev/fuse)
+# A machine of this kind has one real file system (ext4) under every path. The
+# container's root is the host engine's fuse-overlayfs instead, on which the kernel's
+# overlayfs does not stack: podman's overlay storage fails there ("create /etc:
+# operation not permitted"), and so do containerd's snapshots. So the paths where
+# engines, runtimes and tests keep layers and state are bound from a fresh volume (a
+# directory of the host's ext4), each with what the image had there: the tests'
+# temporary directories, the runtimes' state under /run, the engines' data roots.
+disk=/mnt/fresh-disk
+disk_dirs=(/tmp /var/tmp /run /var/lib/docker /var/lib/containers /var/lib/containerd)
+# The machine's cgroup layout: a tmpfs at /sys/fs/cgroup with a v1 hierarchy per
+# controller, and beside them cgroup2 at /sys/fs/cgroup/unified holding hugetlb
+# (hybrid). Docker's runc (cgroup v1, the host's cgroup namespace) binds the
+# container's own cgroup of each v1 hierarchy and leaves the cgroup2 one out: plain
+# v1, a layout no machine of this kind has (crun, for one, behaves differently on it).
+# So every cgroup mount point the host has and the container lacks is mounted there
+# as the host has it (type and options, from the host's mountinfo); in the host's
+# cgroup namespace that is the host's own hierarchy, as on the machine.
+# And the machine's pid_max (32768 here): since Linux 6.14 each PID namespace has its
+# own, and a new one starts at the kernel's default (4194304), not its parent's.
+# containers/common derives podman's default nproc ulimit from it and drops that
+# default where it cannot be set (above the hard RLIMIT_NPROC, without
+# CAP_SYS_RESOURCE), and with it podman's nofile default: podman behaves as on no
+# machine of this kind (tests/runtimes' test_default_ulimits_are_needed_here).
+pid_max=$(cat /proc/sys/kernel/pid_max)
+host_cgroups=$(awk '{ for (i = 7; $i != "-"; i++); t = $(i + 1)
+  if (t == "cgroup" || t == "cgroup2") print $5, t, $(i + 3) }' /proc/self/mountinfo)
 docker volume create "$id" >/dev/null
 docker run -d --name "$id" --hostname fresh --init "${privileged[@]}" \
-  -v "$id:/var/lib/docker" -v "$clone/pausle:/work/pausle" "$image" sleep infinity >/dev/null
-docker exec "$id" sh -c 'mount -o remount,rw /sys &&
-  for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw "$d" || exit; done'
+  -v "$id:$disk" -v "$clone/pausle:/work/pausle" "$image" sleep infinity >/dev/null
+# shellcheck disable=SC2016 # expanded in the container
+docker exec -e HOST_CGROUPS="$host_cgroups" -e PID_MAX="$pid_max" "$id" sh -euc '
+  disk=$1; shift
+  for d; do
+    mkdir -p "$d" "$disk$d"
+    cp -a "$d/." "$disk$d/"
+    mount --bind "$disk$d" "$d"
+  done
+  mount -o remount,rw /sys
+  mount -o remount,rw /sys/fs/cgroup
+  for d in /sys/fs/cgroup/*/; do mount -o remount,bind,rw "$d"; done
+  echo "$HOST_CGROUPS" | while read -r at type opts; do
+    mountpoint -q "$at" && continue
+    mkdir -p "$at"
+    mount -t "$type" -o "$opts" "$type" "$at"
+  done
+  echo "$PID_MAX" >/proc/sys/kernel/pid_max' sh "$disk" "${disk_dirs[@]}"
 docker exec -d "$id" sh -c 'exec dockerd >/var/log/dockerd.log 2>&1'
 for _ in $(seq 60); do
   docker exec "$id" docker info >/dev/null 2>&1 && break
@@ -265,11 +311,14 @@ status=0
     echo "rust-lld: $(command -v rust-lld || echo none)"; python3 --version;
     python3 -m pip list 2>/dev/null | tail -n +3 | tr -s " " | tr "\n" " "; echo;
     docker version --format "docker {{.Client.Version}} / engine {{.Server.Version}}"'
-  timeout 5400 docker exec -e CI=true -w /work/pausle "$id" bash .ci/run </dev/null || status=$?
+  # shellcheck disable=SC2086 # FRESH_STAGES is a list of words
+  timeout 5400 docker exec -e CI=true -w /work/pausle "$id" bash .ci/run ${FRESH_STAGES:-} \
+    </dev/null || status=$?
 } >"$log" 2>&1
 secs=$(($(date +%s) - start))
 echo "---- the last lines of .ci/run (all of it: $log)"
 tail -n 25 "$log"
-echo "---- .ci/run exited $status after $((secs / 60)) min $((secs % 60)) s" \
-  "(commit $commit, image $image)"
+echo "---- .ci/run ${FRESH_STAGES:+(stages: $FRESH_STAGES) }exited $status after" \
+  "$((secs / 60)) min $((secs % 60)) s (commit $commit, image $image)"
 exit "$status"
+}

@@ -22,8 +22,10 @@ Facts of this machine (the CI machine is the same kind) that shape the fixtures:
 - the cgroup layout is hybrid (v1 controllers, plus a cgroup2 mount at
   /sys/fs/cgroup/unified holding the hugetlb controller). crun 1.8.1 refuses it
   ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2"); runc
-  1.1.5 uses the v1 controllers. So podman runs runc, and crun runs in a private mount
-  namespace without the cgroup2 mount, where it sees a plain v1 host (CRUN_WRAP).
+  1.1.5 uses the v1 controllers. So podman runs runc, and where the layout is hybrid
+  (hybrid_cgroups reads it from /proc/self/mountinfo) crun runs in a private mount
+  namespace without the cgroup2 mount, where it sees a plain v1 host (CRUN_WRAP);
+  test_oci asserts plain crun's behaviour on whichever layout it finds.
 Nothing here skips: a missing tool is a failure (CI installs them all, .ci/run).
 """
 
@@ -347,11 +349,30 @@ def containerd(tmp_path_factory) -> Containerd:
 # ---------------------------------------------------------------------------------
 # runc and crun on an OCI bundle.
 
+def cgroup_mounts(mountinfo: str | None = None) -> dict[str, str]:
+    """Mount point -> file system type ("cgroup" or "cgroup2") of every cgroup mount
+    this process sees, from /proc/self/mountinfo (proc(5): field 5 is the mount point,
+    the type follows the "-" separator)."""
+    if mountinfo is None:
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+    out = {}
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        fstype = fields[fields.index("-") + 1]
+        if fstype in ("cgroup", "cgroup2"):
+            out[fields[4]] = fstype
+    return out
+
+
 def hybrid_cgroups() -> bool:
-    """Whether /sys/fs/cgroup is v1 with a cgroup2 mount beside it holding controllers,
-    the layout crun 1.8.1 refuses."""
-    ctl = Path("/sys/fs/cgroup/unified/cgroup.controllers")
-    return ctl.is_file() and ctl.read_text().strip() != ""
+    """Whether the cgroup layout is hybrid the way crun 1.8.1 refuses: v1 hierarchies
+    under /sys/fs/cgroup and a cgroup2 mount at /sys/fs/cgroup/unified that holds a
+    controller (its cgroup.controllers is not empty)."""
+    mounts = cgroup_mounts()
+    unified = "/sys/fs/cgroup/unified"
+    if mounts.get(unified) != "cgroup2" or "cgroup" not in mounts.values():
+        return False
+    return (Path(unified) / "cgroup.controllers").read_text().strip() != ""
 
 
 # crun on a hybrid host: a private mount namespace (unshare -m makes its mounts

@@ -2,6 +2,7 @@
 
 import json
 import os
+import resource
 import subprocess
 import tarfile
 import time
@@ -35,7 +36,21 @@ def test_load_names_the_image(podman, images):
 def test_default_ulimits_are_needed_here(podman, images, tmp_path):
     """The host fact the guide's containers.conf answers: without default_ulimits no
     container starts (root lacks CAP_SYS_RESOURCE; hard RLIMIT_NOFILE 20000, below
-    podman's default). Should the host change, this fails and says so."""
+    podman's default). Should the host change, this fails and says so.
+
+    The facts it rests on are checked first, so that a failure names the one that
+    changed: root lacks CAP_SYS_RESOURCE; the hard RLIMIT_NOFILE is below podman's
+    1048576; and pid_max (per PID namespace since Linux 6.14) is at most the hard
+    RLIMIT_NPROC. containers/common makes podman's default ulimits `nproc=pid_max`
+    only where it can set that itself; without them podman asks for no rlimit at all,
+    nofile neither, and every container starts."""
+    cap_eff = int(proc_status(os.getpid())["CapEff"], 16)
+    assert not cap_eff >> 24 & 1, "root has CAP_SYS_RESOURCE (capability 24) here"
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    assert nofile < 1048576, f"hard RLIMIT_NOFILE {nofile}: podman's default fits"
+    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    nproc = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    assert pid_max <= nproc, f"pid_max {pid_max} > hard RLIMIT_NPROC {nproc}: no default ulimits"
     podman.guide("podman-load", images)
     conf = tmp_path / "containers.conf"
     conf.write_text("\n".join(line for line in CONTAINERS_CONF.splitlines()
