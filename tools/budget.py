@@ -1,20 +1,25 @@
-"""Fails if any binary is larger than Cargo.toml's max-binary-bytes.
+"""Fails if any binary is larger than its program's max-binary-bytes in Cargo.toml.
 
-Usage: budget.py BINARY...   (prints one line per binary: bytes, budget, verdict)
+Usage: budget.py [--program NAME] BINARY...   (NAME: a program of Cargo.toml's table,
+default pausle; prints one line per binary: bytes, budget, verdict)
 """
 
 import sys
 from pathlib import Path
 
 import cli
-from manifest import metadata
+from manifest import DEFAULT_PROGRAM, program
 
 
-def main(paths: list[str]) -> int:
-    if not paths:
+def main(argv: list[str]) -> int:
+    name = DEFAULT_PROGRAM
+    if argv[:1] == ["--program"] and len(argv) >= 2:
+        name, argv = argv[1], argv[2:]
+    paths = argv
+    if not paths or paths[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         return 2
-    budget = metadata()["max-binary-bytes"]
+    budget = program(name)["max-binary-bytes"]
     over = 0
     for p in paths:
         if not Path(p).is_file():
