@@ -25,14 +25,18 @@ CSC = C0 + ("securityContext",)
 RES = C0 + ("resources",)
 
 
+def only_doc(path: Path) -> dict[str, Any]:
+    """The one YAML document of a manifest file."""
+    (doc,) = policy.load_docs(path)
+    return doc
+
+
 def deployment() -> dict[str, Any]:
-    (dep,) = policy.load_docs(HERE / "deployment.yaml")
-    return dep
+    return only_doc(HERE / "deployment.yaml")
 
 
 def namespace() -> dict[str, Any]:
-    (ns,) = policy.load_docs(HERE / "namespace.yaml")
-    return ns
+    return only_doc(HERE / "namespace.yaml")
 
 
 def dotted(path: tuple) -> str:
@@ -275,13 +279,11 @@ READY = C0 + ("readinessProbe",)
 
 
 def pong_deployment() -> dict[str, Any]:
-    (dep,) = policy.load_docs(PONG_DIR / "deployment.yaml")
-    return dep
+    return only_doc(PONG_DIR / "deployment.yaml")
 
 
 def pong_service() -> dict[str, Any]:
-    (svc,) = policy.load_docs(PONG_DIR / "service.yaml")
-    return svc
+    return only_doc(PONG_DIR / "service.yaml")
 
 
 def pong_problems(dep: dict) -> list[str]:
