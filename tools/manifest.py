@@ -42,7 +42,7 @@ DEFAULT_PROGRAM = "pausle"
 
 
 def programs(cargo_toml: Path = ROOT / "Cargo.toml") -> list[str]:
-    """The programs' names, in the table's order."""
+    """The programs' names, in the table's order: each is a [[bin]] of the crate."""
     return list(metadata(cargo_toml).get("programs") or {})
 
 
@@ -61,6 +61,11 @@ def program(name: str = DEFAULT_PROGRAM, cargo_toml: Path = ROOT / "Cargo.toml")
         raise SystemExit(f"Cargo.toml: programs.{name}.entrypoint must start with /{name}, "
                          f"the image's one file")
     return dict(section, name=name)
+
+
+def max_binary_bytes(name: str, cargo_toml: Path = ROOT / "Cargo.toml") -> int:
+    """The largest binary program `name` (pausle, pong) may be, on every target."""
+    return program(name, cargo_toml)["max-binary-bytes"]
 
 
 def image(cargo_toml: Path = ROOT / "Cargo.toml", name: str = DEFAULT_PROGRAM) -> str:

@@ -231,6 +231,21 @@ def test_budget_unknown_program(tmp_path):
     refused(tool("budget.py", "--program", "nope", tmp_path), "no program 'nope'")
 
 
+def test_budget_program_from_the_name(tmp_path):
+    """Without --program, a binary's name says its program (pong-x86_64, bin/pong),
+    as check.sh's build stage and the flake name them; a name of no program is
+    refused."""
+    (tmp_path / "bin").mkdir()
+    for name in ("pong-x86_64", "bin/pong"):
+        (tmp_path / name).write_bytes(bytes(manifest.max_binary_bytes("pausle") + 1))
+    r = tool("budget.py", tmp_path / "pong-x86_64", tmp_path / "bin" / "pong")
+    assert r.returncode == 0 and r.stdout.count("ok") == 2, r.stdout
+    r = tool("budget.py", "--program", "pausle", tmp_path / "pong-x86_64")
+    assert r.returncode == 1 and "OVER BUDGET" in r.stdout
+    (tmp_path / "other-x86_64").write_bytes(b"x")
+    refused(tool("budget.py", tmp_path / "other-x86_64"), "no program 'other'")
+
+
 # --- each program's image -------------------------------------------------------------
 
 def test_unknown_program_is_refused(elf, archive, tmp_path):
