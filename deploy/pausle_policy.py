@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The one checker for the 10,000-pod kit's manifests.
+"""The one checker for the 10,000-pod kit's manifests, and the pong component's
+(deploy/components/pong: a Deployment and its Service).
 
 `check_docs` holds every rule: deploy/validate.sh runs it (through this file's
 command line) on the plain manifests and on each rendered kustomization, and
@@ -9,9 +10,9 @@ the Kubernetes OpenAPI schema uses kubernetes-validate, which bundles its schema
 (no network).
 
 Usage:
-  pausle_policy.py check [--k8s-version V]... [--rendered] [--expect-replicas N]
-                         [--expect-image REF] [--expect-istio]
-                         [--expect-seccomp RuntimeDefault|Localhost] FILE...
+  pausle_policy.py check [--k8s-version V]... [--rendered] [--deployment NAME]
+                         [--expect-replicas N] [--expect-image REF] [--expect-istio]
+                         [--expect-seccomp RuntimeDefault|Localhost] [--expect-pong] FILE...
 """
 
 from __future__ import annotations
@@ -27,12 +28,22 @@ import yaml
 
 NAMESPACE = "pausle"
 NAME = "pausle"
+PONG = "pong"
 UID = GID = 65535
 # Below this, the OCI runtime's own start-up inside the container's cgroup (runc
 # init: 2.4-3.9 MiB measured, see deploy/deployment.yaml) fails every pod.
 MIN_MEMORY_LIMIT_BYTES = 8 * 1024 * 1024
 MAX_GRACE_SECONDS = 5
 MAX_REVISION_HISTORY = 5
+# pong's --drain and grace period: the drain must be long enough for the endpoint's
+# removal to reach every client (Envoy's EDS), and the grace period longer than the
+# drain, or the kubelet SIGKILLs pong mid-drain; neither needs to be long.
+MIN_PONG_DRAIN_SECONDS = 1
+MAX_PONG_GRACE_SECONDS = 30
+# The port pong listens on (its default --port, the image's ExposedPorts) and the
+# name Istio's protocol selection reads as HTTP.
+PONG_PORT = 8080
+PONG_PORT_NAME = "http"
 
 # The Pod Security Standard the namespace must enforce: "restricted", or
 # "baseline" when it opts into Istio sidecar injection (Istio's documented level).
@@ -173,8 +184,9 @@ def container_problems(c: Doc, where: str) -> list[str]:
     return p
 
 
-def deployment_problems(dep: Doc) -> list[str]:
-    """Every way a pausle Deployment falls short of the kit's settings."""
+def deployment_problems(dep: Doc, grace: tuple[int, int] = (1, MAX_GRACE_SECONDS)) -> list[str]:
+    """Every way a pausle Deployment falls short of the kit's settings (a pong one
+    too: pong_deployment_problems adds its own rules to these, with its `grace`)."""
     p: list[str] = []
     spec = dep.get("spec") if isinstance(dep.get("spec"), dict) else {}
     replicas = spec.get("replicas")
@@ -194,9 +206,9 @@ def deployment_problems(dep: Doc) -> list[str]:
     w = "spec.template.spec"
     _require(p, f"{w}.automountServiceAccountToken", pod.get("automountServiceAccountToken"), False)
     _require(p, f"{w}.enableServiceLinks", pod.get("enableServiceLinks"), False)
-    grace = pod.get("terminationGracePeriodSeconds")
-    if not isinstance(grace, int) or isinstance(grace, bool) or not 1 <= grace <= MAX_GRACE_SECONDS:
-        p.append(f"{w}.terminationGracePeriodSeconds: must be 1..{MAX_GRACE_SECONDS}, is {grace!r}")
+    got = pod.get("terminationGracePeriodSeconds")
+    if not _count(got) or not grace[0] <= got <= grace[1]:
+        p.append(f"{w}.terminationGracePeriodSeconds: must be {grace[0]}..{grace[1]}, is {got!r}")
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(key):
             p.append(f"{w}.{key}: must be unset or false")
@@ -234,6 +246,91 @@ def deployment_problems(dep: Doc) -> list[str]:
     return p
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _drain(args: Any) -> int | None:
+    """The S of `--drain S` (or `--drain=S`) in a container's args, None if absent or
+    not a whole number."""
+    args = [str(a) for a in args] if isinstance(args, list) else []
+    for i, a in enumerate(args):
+        value = a.partition("=")[2] if a.startswith("--drain=") else (
+            args[i + 1] if a == "--drain" and i + 1 < len(args) else None)
+        if value is not None:
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def _http_probe(problems: list[str], where: str, probe: Any, path: str, port_names: set) -> None:
+    """An httpGet probe of `path` on pong's port (by number or by its name)."""
+    if not isinstance(probe, dict):
+        problems.append(f"{where}: must be set (httpGet {path})")
+        return
+    _require(problems, f"{where}.httpGet.path", _get(probe, "httpGet", "path"), path)
+    port = _get(probe, "httpGet", "port")
+    if port != PONG_PORT and port not in port_names:
+        problems.append(f"{where}.httpGet.port: must be {PONG_PORT} or its name, is {port!r}")
+    for key in ("exec", "tcpSocket", "grpc"):
+        if key in probe:
+            problems.append(f"{where}.{key}: must be unset (the probe is httpGet {path})")
+
+
+def pong_deployment_problems(dep: Doc) -> list[str]:
+    """Every way the pong Deployment falls short: the kit's rules, then a drain that
+    lets a scale-down finish without 503s (readiness on /readyz, --drain S, a grace
+    period longer than S, no capacity lost in a rollout), liveness on /healthz and
+    the port Istio reads as HTTP."""
+    spec = dep.get("spec") if isinstance(dep.get("spec"), dict) else {}
+    pod = _get(spec, "template", "spec") or {}
+    grace = pod.get("terminationGracePeriodSeconds")
+    p = deployment_problems(dep, grace=(MIN_PONG_DRAIN_SECONDS + 1, MAX_PONG_GRACE_SECONDS))
+    _require(p, "spec.strategy.rollingUpdate.maxUnavailable",
+             _get(spec, "strategy", "rollingUpdate", "maxUnavailable"), 0)
+    containers = pod.get("containers") if isinstance(pod.get("containers"), list) else []
+    if len(containers) != 1 or not isinstance(containers[0], dict):
+        return p + ["spec.template.spec.containers: must hold the pong container alone"]
+    c, w = containers[0], "spec.template.spec.containers[0]"
+    if "command" in c:
+        p.append(f"{w}.command: must be unset (the image's Entrypoint is /pong)")
+    drain = _drain(c.get("args"))
+    if drain is None or drain < MIN_PONG_DRAIN_SECONDS:
+        p.append(f"{w}.args: must hold --drain S, S >= {MIN_PONG_DRAIN_SECONDS}, is {c.get('args')!r}")
+    elif _count(grace) and grace <= drain:
+        p.append(f"spec.template.spec.terminationGracePeriodSeconds: must exceed --drain {drain}, "
+                 f"is {grace!r}")
+    ports = c.get("ports") if isinstance(c.get("ports"), list) else []
+    if [(_get(q, "name"), _get(q, "containerPort")) for q in ports] != [(PONG_PORT_NAME, PONG_PORT)]:
+        p.append(f"{w}.ports: must be one port {PONG_PORT} named {PONG_PORT_NAME!r}, is {ports!r}")
+    names = {_get(q, "name") for q in ports} - {None}
+    _http_probe(p, f"{w}.readinessProbe", c.get("readinessProbe"), "/readyz", names)
+    _http_probe(p, f"{w}.livenessProbe", c.get("livenessProbe"), "/healthz", names)
+    return p
+
+
+def pong_service_problems(svc: Doc, selector: Any) -> list[str]:
+    """The pong Service: pong's pods (the Deployment's selector), one port 8080 named
+    http (Istio's protocol selection: an unnamed port is plain TCP), on pong's port."""
+    p: list[str] = []
+    spec = svc.get("spec") if isinstance(svc.get("spec"), dict) else {}
+    if spec.get("type", "ClusterIP") != "ClusterIP":
+        p.append(f"spec.type: must be ClusterIP (a test backend stays inside), is {spec.get('type')!r}")
+    if selector is not None and spec.get("selector") != selector:
+        p.append(f"spec.selector: must be the pong Deployment's {selector!r}, is {spec.get('selector')!r}")
+    ports = spec.get("ports") if isinstance(spec.get("ports"), list) else []
+    if len(ports) != 1 or not isinstance(ports[0], dict):
+        return p + [f"spec.ports: must be one port, is {ports!r}"]
+    port = ports[0]
+    _require(p, "spec.ports[0].name", port.get("name"), PONG_PORT_NAME)
+    _require(p, "spec.ports[0].port", port.get("port"), PONG_PORT)
+    if port.get("targetPort") not in (PONG_PORT, PONG_PORT_NAME):
+        p.append(f"spec.ports[0].targetPort: must be {PONG_PORT} or {PONG_PORT_NAME!r}, "
+                 f"is {port.get('targetPort')!r}")
+    if port.get("protocol", "TCP") != "TCP":
+        p.append(f"spec.ports[0].protocol: must be TCP, is {port.get('protocol')!r}")
+    return p
+
+
 def namespace_problems(ns: Doc) -> list[str]:
     p: list[str] = []
     labels = _get(ns, "metadata", "labels") or {}
@@ -243,17 +340,27 @@ def namespace_problems(ns: Doc) -> list[str]:
 
 
 def check_docs(docs: Iterable[Doc], rendered: bool = False) -> list[str]:
-    """All problems in a set of manifests; `rendered` also wants the whole kit."""
+    """All problems in a set of manifests; `rendered` also wants the whole kit (with
+    or without the pong component, which brings a Deployment and a Service)."""
+    docs = list(docs)
     problems: list[str] = []
     kinds: list[str] = []
+    pong = [d for d in docs if d.get("kind") == "Deployment" and _get(d, "metadata", "name") == PONG]
+    selector = _get(pong[0], "spec", "selector", "matchLabels") if pong else None
     for d in docs:
         kind = d.get("kind")
         name = _get(d, "metadata", "name")
         kinds.append(kind)
         tag = f"{kind}/{name}"
-        if kind == "Deployment" and d.get("apiVersion") == "apps/v1":
-            if name != NAME or _get(d, "metadata", "namespace") != NAMESPACE:
-                problems.append(f"{tag}: must be Deployment pausle in namespace pausle")
+        if kind in ("Deployment", "Service") and _get(d, "metadata", "namespace") != NAMESPACE:
+            problems.append(f"{tag}: must be in namespace {NAMESPACE}")
+        if kind == "Deployment" and d.get("apiVersion") == "apps/v1" and name == PONG:
+            problems += [f"{tag}: {x}" for x in pong_deployment_problems(d)]
+        elif kind == "Service" and d.get("apiVersion") == "v1" and name == PONG:
+            problems += [f"{tag}: {x}" for x in pong_service_problems(d, selector)]
+        elif kind == "Deployment" and d.get("apiVersion") == "apps/v1":
+            if name != NAME:
+                problems.append(f"{tag}: must be Deployment pausle (or pong) in namespace pausle")
             problems += [f"{tag}: {x}" for x in deployment_problems(d)]
         elif kind == "Namespace" and d.get("apiVersion") == "v1":
             if name != NAMESPACE:
@@ -261,8 +368,10 @@ def check_docs(docs: Iterable[Doc], rendered: bool = False) -> list[str]:
             problems += [f"{tag}: {x}" for x in namespace_problems(d)]
         else:
             problems.append(f"{tag}: unexpected object {d.get('apiVersion')}/{kind} in the kit")
-    if rendered and sorted(kinds) != ["Deployment", "Namespace"]:
-        problems.append(f"rendered kit must be one Namespace and one Deployment, is {kinds}")
+    if rendered and sorted(kinds) not in (["Deployment", "Namespace"],
+                                          ["Deployment", "Deployment", "Namespace", "Service"]):
+        problems.append(f"rendered kit must be one Namespace and one Deployment, and with pong "
+                        f"one more Deployment and a Service, is {kinds}")
     return problems
 
 
@@ -293,15 +402,27 @@ def schema_problems(docs: Iterable[Doc], versions: Iterable[str]) -> list[str]:
 
 
 def expectation_problems(docs: list[Doc], replicas: int | None, image: str | None, istio: bool,
-                         seccomp: str | None = None) -> list[str]:
+                         seccomp: str | None = None, deployment: str = NAME,
+                         pong: bool = False) -> list[str]:
+    """What an overlay must have rendered: `replicas` and `image` of the Deployment
+    named `deployment`, Istio's labels and the seccomp profile on every one, and
+    with `pong` the pong component's Deployment and Service."""
     p: list[str] = []
     deps = [d for d in docs if d.get("kind") == "Deployment"]
     nss = [d for d in docs if d.get("kind") == "Namespace"]
+    if pong:
+        for kind in ("Deployment", "Service"):
+            if not any(d.get("kind") == kind and _get(d, "metadata", "name") == PONG for d in docs):
+                p.append(f"expected {kind}/{PONG} (deploy/components/pong)")
+    if (replicas is not None or image is not None) and not any(
+            _get(d, "metadata", "name") == deployment for d in deps):
+        p.append(f"expected Deployment/{deployment}")
     for d in deps:
-        if replicas is not None and _get(d, "spec", "replicas") != replicas:
+        mine = _get(d, "metadata", "name") == deployment
+        if mine and replicas is not None and _get(d, "spec", "replicas") != replicas:
             p.append(f"expected replicas {replicas}, rendered {_get(d, 'spec', 'replicas')!r}")
         got = _get(d, "spec", "template", "spec", "containers", 0, "image")
-        if image is not None and got != image:
+        if mine and image is not None and got != image:
             p.append(f"expected image {image!r}, rendered {got!r}")
         if istio and _get(d, "spec", "template", "metadata", "labels", ISTIO_POD_LABEL) != "true":
             p.append(f"expected pod label {ISTIO_POD_LABEL}=\"true\"")
@@ -325,8 +446,12 @@ def main(argv: list[str]) -> int:
     c.add_argument("files", nargs="+")
     c.add_argument("--k8s-version", action="append", default=[], help="schema version (repeatable)")
     c.add_argument("--rendered", action="store_true", help="file is a whole rendered kit")
+    c.add_argument("--deployment", default=NAME,
+                   help="the Deployment --expect-replicas and --expect-image are about")
     c.add_argument("--expect-replicas", type=int)
     c.add_argument("--expect-image")
+    c.add_argument("--expect-pong", action="store_true",
+                   help="the rendering holds the pong component (Deployment and Service)")
     c.add_argument("--expect-istio", action="store_true")
     c.add_argument("--expect-seccomp", choices=["RuntimeDefault", "Localhost"],
                    help="the seccompProfile.type of the pod and every container")
@@ -337,7 +462,7 @@ def main(argv: list[str]) -> int:
         docs = load_docs(f)
         problems = schema_problems(docs, a.k8s_version) + check_docs(docs, rendered=a.rendered)
         problems += expectation_problems(docs, a.expect_replicas, a.expect_image, a.expect_istio,
-                                         a.expect_seccomp)
+                                         a.expect_seccomp, a.deployment, a.expect_pong)
         if not docs:
             problems.append("no documents")
         for x in problems:

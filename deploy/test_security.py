@@ -25,14 +25,18 @@ CSC = C0 + ("securityContext",)
 RES = C0 + ("resources",)
 
 
+def only_doc(path: Path) -> dict[str, Any]:
+    """The one YAML document of a manifest file."""
+    (doc,) = policy.load_docs(path)
+    return doc
+
+
 def deployment() -> dict[str, Any]:
-    (dep,) = policy.load_docs(HERE / "deployment.yaml")
-    return dep
+    return only_doc(HERE / "deployment.yaml")
 
 
 def namespace() -> dict[str, Any]:
-    (ns,) = policy.load_docs(HERE / "namespace.yaml")
-    return ns
+    return only_doc(HERE / "namespace.yaml")
 
 
 def dotted(path: tuple) -> str:
@@ -265,3 +269,148 @@ def test_localhost_seccomp_profile_passes():
     assert policy.expectation_problems([dep], None, None, False, "Localhost") == []
     half = put(deployment(), PSC + ("seccompProfile",), local)
     assert policy.expectation_problems([half], None, None, False, "Localhost") != []
+
+
+# --- the pong component (deploy/components/pong) -------------------------------------
+
+PONG_DIR = HERE / "components" / "pong"
+LIVE = C0 + ("livenessProbe",)
+READY = C0 + ("readinessProbe",)
+
+
+def pong_deployment() -> dict[str, Any]:
+    return only_doc(PONG_DIR / "deployment.yaml")
+
+
+def pong_service() -> dict[str, Any]:
+    return only_doc(PONG_DIR / "service.yaml")
+
+
+def pong_problems(dep: dict) -> list[str]:
+    return policy.pong_deployment_problems(dep)
+
+
+# pausle's settings (the same hardening), and pong's own: its drain, port and probes.
+PONG_STRIPPED = STRIPPED + [
+    C0 + ("args",),
+    C0 + ("ports",),
+    READY,
+    READY + ("httpGet",),
+    READY + ("httpGet", "path"),
+    READY + ("httpGet", "port"),
+    LIVE,
+    LIVE + ("httpGet",),
+    LIVE + ("httpGet", "path"),
+    LIVE + ("httpGet", "port"),
+]
+
+PONG_SPREAD = pong_deployment()["spec"]["template"]["spec"]["topologySpreadConstraints"][0]
+
+PONG_WEAKENED = [
+    (path, value) for path, value in WEAKENED
+    if path not in (POD + ("terminationGracePeriodSeconds",), POD + ("topologySpreadConstraints",),
+                    RES + ("requests", "memory"))
+] + [
+    (RES + ("requests", "memory"), "256Mi"),  # over pong's limit
+    (POD + ("terminationGracePeriodSeconds",), 5),  # = --drain 5: SIGKILLed mid-drain
+    (POD + ("terminationGracePeriodSeconds",), 1),
+    (POD + ("terminationGracePeriodSeconds",), 60),
+    (POD + ("topologySpreadConstraints",), [dict(PONG_SPREAD, whenUnsatisfiable="DoNotSchedule")]),
+    (C0 + ("args",), ["--drain", "0"]),
+    (C0 + ("args",), ["--drain", "five"]),
+    (C0 + ("args",), ["--port", "8080"]),
+    (C0 + ("command",), ["/bin/sh", "-c", "sleep 5; /pong"]),
+    (C0 + ("ports",), [{"name": "web", "containerPort": 8080}]),
+    (C0 + ("ports",), [{"name": "http", "containerPort": 80}]),
+    (READY + ("httpGet", "path"), "/healthz"),
+    (READY + ("httpGet", "port"), 9090),
+    (READY + ("exec",), {"command": ["true"]}),
+    (LIVE + ("httpGet", "path"), "/readyz"),
+    (LIVE + ("httpGet", "port"), "metrics"),
+    (("spec", "strategy", "rollingUpdate", "maxUnavailable"), 1),
+]
+
+
+def test_pong_passes():
+    assert pong_problems(pong_deployment()) == []
+    docs = [namespace(), deployment(), pong_deployment(), pong_service()]
+    assert policy.check_docs(docs, rendered=True) == []
+    assert policy.schema_problems(docs[2:], ["1.35.0", "1.36.0", SCHEMA_VERSION]) == []
+
+
+@pytest.mark.parametrize("path", PONG_STRIPPED, ids=dotted)
+def test_pong_stripped_setting_fails(path):
+    problems = pong_problems(strip(pong_deployment(), path))
+    assert problems, f"{dotted(path)} stripped, but the checker passed it"
+    assert any(dotted(path) in p for p in problems), problems
+
+
+@pytest.mark.parametrize("path,value", PONG_WEAKENED,
+                         ids=lambda x: dotted(x) if isinstance(x, tuple) else repr(x))
+def test_pong_weakened_setting_fails(path, value):
+    problems = pong_problems(put(pong_deployment(), path, value))
+    assert problems, f"{dotted(path)} = {value!r}, but the checker passed it"
+    assert any(dotted(path) in p for p in problems), problems
+
+
+def test_pong_every_setting_is_stripped():
+    """As for pausle: each policed leaf, and every key of pong's container, has a
+    strip test."""
+    dep = pong_deployment()
+    policed = set(PONG_STRIPPED)
+    for root in (PSC, CSC, RES):
+        node = dep
+        for key in root:
+            node = node[key]
+        for leaf in leaves(node, root):
+            assert leaf in policed, f"no strip test for {dotted(leaf)}"
+    for key in dep["spec"]["template"]["spec"]["containers"][0]:
+        if key not in ("name", "securityContext", "resources"):
+            assert C0 + (key,) in policed, f"no strip test for {dotted(C0 + (key,))}"
+
+
+def test_pong_drain_is_read_either_way():
+    for args, drain in ((["--drain", "5"], 5), (["--drain=7"], 7), ([], None), (["--drain"], None)):
+        assert policy._drain(args) == drain, args
+
+
+SVC = ("spec",)
+PORT0 = SVC + ("ports", 0)
+
+
+@pytest.mark.parametrize("path", [SVC + ("selector",), SVC + ("ports",), PORT0 + ("name",),
+                                  PORT0 + ("port",), PORT0 + ("targetPort",)], ids=dotted)
+def test_pong_service_stripped_fails(path):
+    selector = pong_deployment()["spec"]["selector"]["matchLabels"]
+    problems = policy.pong_service_problems(strip(pong_service(), path), selector)
+    assert any(dotted(path) in p for p in problems), problems
+
+
+@pytest.mark.parametrize("path,value", [
+    (PORT0 + ("name",), "tcp"),  # Istio: plain TCP, no HTTP routing or metrics
+    (PORT0 + ("name",), "grpc"),
+    (PORT0 + ("port",), 80),
+    (PORT0 + ("targetPort",), 9090),
+    (PORT0 + ("protocol",), "UDP"),
+    (SVC + ("type",), "LoadBalancer"),
+    (SVC + ("selector",), {"app.kubernetes.io/name": "pausle"}),
+    (SVC + ("ports",), [{"name": "http", "port": 8080}, {"name": "http-2", "port": 8081}]),
+], ids=lambda x: dotted(x) if isinstance(x, tuple) else repr(x))
+def test_pong_service_weakened_fails(path, value):
+    selector = pong_deployment()["spec"]["selector"]["matchLabels"]
+    problems = policy.pong_service_problems(put(pong_service(), path, value), selector)
+    assert any(dotted(path) in p for p in problems), problems
+
+
+def test_pong_in_the_rendered_kit():
+    """The kit is pausle alone or pausle with the whole pong component; half of it,
+    or pong's objects outside the namespace, fail."""
+    base = [namespace(), deployment()]
+    assert policy.check_docs(base + [pong_deployment()], rendered=True)
+    assert policy.check_docs(base + [pong_service()], rendered=True)
+    moved = put(pong_service(), ("metadata", "namespace"), "default")
+    assert policy.check_docs(base + [pong_deployment(), moved], rendered=True)
+    full = base + [pong_deployment(), pong_service()]
+    assert policy.expectation_problems(full, None, None, False, pong=True) == []
+    assert policy.expectation_problems(base, None, None, False, pong=True)
+    assert policy.expectation_problems(full, 12, None, False, deployment="pong")

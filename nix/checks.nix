@@ -1,5 +1,7 @@
-# `nix flake check`: every row of the table, on each host. The checks run the
-# repository's own tools (tools/*.py, tests/behaviour.rs), the ones CI runs.
+# `nix flake check`: every program and row of the table, on each host. The checks run
+# the repository's own tools (tools/*.py, tests/<behaviour-test>.rs), the ones CI runs.
+# A program's checks carry its prefix (none for the crate's own: budget-<arch>; pong's:
+# pong-budget-<arch>, see nix/targets.nix).
 {
   pkgs,
   lib,
@@ -7,28 +9,34 @@
   scripts,
   nixSrc,
   build,
-  rows,
+  perProgram,
+  targets,
   revision,
-  index,
   rustSrc,
 }: let
   python = pkgs.python3;
 
   # The host's own arch runs the binary directly, any other through its qemu user
-  # emulator (Cargo.toml's qemu field), which is what PAUSLE_RUNNER is for.
+  # emulator (Cargo.toml's qemu field), which is what <NAME>_RUNNER is for.
   runner = target:
     if target.nix-system == system
     then null
     else "${pkgs.qemu-user}/bin/qemu-${target.qemu}";
 
   perRow = {
+    program,
     target,
     binary,
     archive,
+    package,
+    image,
   }: let
+    inherit (program) name prefix;
+    file = "bin/${name}";
+
     # What the image's config must say: tools/checkimage.py's flags.
     imageFlags = lib.escapeShellArgs (
-      ["--arch" target.oci-arch]
+      ["--program" name "--arch" target.oci-arch]
       ++ lib.optionals (target.variant != "") ["--variant" target.variant]
       ++ lib.optionals (revision != null) ["--revision" revision]
     );
@@ -46,39 +54,45 @@
         '';
     });
   in {
-    # Cargo.toml's max-binary-bytes, by tools/budget.py.
-    "budget-${target.arch}" = pkgs.runCommand "${target.package}-budget" {nativeBuildInputs = [python];} ''
+    # The program's max-binary-bytes in Cargo.toml, by tools/budget.py.
+    "${prefix}budget-${target.arch}" = pkgs.runCommand "${package}-budget" {nativeBuildInputs = [python];} ''
       set -o pipefail
-      python3 ${scripts}/tools/budget.py ${binary}/bin/pausle | tee "$out"
+      python3 ${scripts}/tools/budget.py --program ${name} ${binary}/${file} | tee "$out"
     '';
 
-    "reproducible-${target.arch}" = pkgs.runCommand "${target.package}-reproducible" {} ''
-      cmp ${binary}/bin/pausle ${again}/bin/pausle
-      echo "${target.package}: identical across two builds" | tee "$out"
+    "${prefix}reproducible-${target.arch}" = pkgs.runCommand "${package}-reproducible" {} ''
+      cmp ${binary}/${file} ${again}/${file}
+      echo "${package}: identical across two builds" | tee "$out"
     '';
 
-    # The image's contents, config and Cargo.toml's max-image-bytes, by
-    # tools/checkimage.py.
-    "${target.image}" = pkgs.runCommand "${target.package}-image-check" {nativeBuildInputs = [python];} ''
+    # The image's contents, config and the program's max-image-bytes, by
+    # tools/checkimage.py --program.
+    "${image}" = pkgs.runCommand "${package}-image-check" {nativeBuildInputs = [python];} ''
       set -o pipefail
       python3 ${scripts}/tools/checkimage.py ${archive} ${imageFlags} | tee "$out"
     '';
-
-    "clippy-${target.arch}" = build.clippy target;
   };
-in
-  lib.foldl' (acc: row: acc // perRow row) {} rows
-  // {
-    # tests/behaviour.rs against every row's binary, one row after another.
-    behaviour = build.behaviour {
+
+  perProgramChecks = p: {
+    # tests/<behaviour-test>.rs against every row's binary, one row after another.
+    "${p.program.prefix}behaviour" = build.behaviour {
+      inherit (p) program;
       runs =
         map (r: {
           inherit (r) target binary;
           runner = runner r.target;
         })
-        rows;
+        p.rows;
       inherit (pkgs) util-linux;
     };
+    # mkindex.py over every row's image: one index of the program, every platform.
+    "${p.program.prefix}image-index" = p.index.index;
+  };
+in
+  lib.foldl' (acc: p: acc // lib.foldl' (a: row: a // perRow row) {} p.rows // perProgramChecks p) {} perProgram
+  # clippy checks the whole crate (every [[bin]]) for each target: once per row.
+  // lib.listToAttrs (map (t: lib.nameValuePair "clippy-${t.arch}" (build.clippy t)) targets)
+  // {
     # nix/std.Cargo.lock, which the build-std rows vendor the standard library's
     # crates from, is the toolchain's own library/Cargo.lock (pausle.nix).
     std-lock = pkgs.runCommand "pausle-std-lock" {passthru = {inherit rustSrc;};} ''
@@ -91,8 +105,6 @@ in
     '';
     clippy = build.clippyHost;
     inherit (build) fmt;
-    # mkindex.py over every row's image: one index, every platform of the table.
-    image-index = index;
     # The flake's own Nix: formatted as the formatter output formats it, no dead code.
     nix-lint = pkgs.runCommand "pausle-nix-lint" {nativeBuildInputs = [pkgs.alejandra pkgs.deadnix];} ''
       alejandra --check ${nixSrc}

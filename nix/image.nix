@@ -1,5 +1,6 @@
-# The container image of one row of the table: one layer whose only file is /pausle,
-# run as 65535:65535 with no arguments. tools/checkimage.py checks it (nix/checks.nix).
+# The container image of one program for one row of the table: one layer whose only
+# file is /<program>, run as the program's section of Cargo.toml says (entrypoint,
+# user, exposed ports), with no Cmd. tools/checkimage.py checks it (nix/checks.nix).
 {
   pkgs,
   lib,
@@ -7,13 +8,14 @@
   repository,
   revision,
 }: {
+  program,
   target,
   binary,
 }: let
   # A copy, not a symlink: the layer holds the file itself and no /nix/store path.
-  root = pkgs.runCommand "${target.package}-root" {allowedReferences = [];} ''
+  root = pkgs.runCommand "${program.name}-${target.arch}-root" {allowedReferences = [];} ''
     mkdir "$out"
-    install -m 0555 ${binary}/bin/pausle "$out/pausle"
+    install -m 0555 ${binary}/bin/${program.name} "$out/${program.name}"
   '';
 
   # Current nixpkgs' buildImage writes the config's variant itself (`variant ?
@@ -25,7 +27,7 @@
     pkgs.dockerTools.buildImage (args // lib.optionalAttrs takesVariant {inherit (target) variant;});
 
   image = buildImage {
-    name = "pausle";
+    inherit (program) name;
     tag = version;
     copyToRoot = root;
     architecture = target.oci-arch;
@@ -35,18 +37,23 @@
     # runc/crun bundle) would not. tools/checkimage.py fails a writable root.
     extraCommands = "chmod 0555 .";
     # `created` is left at dockerTools' fixed default, so a rebuild is the same bytes.
-    config = {
-      Entrypoint = ["/pausle"];
-      User = "65535:65535";
-      Labels =
-        {
-          "org.opencontainers.image.source" = repository;
-          "org.opencontainers.image.version" = version;
-        }
-        // lib.optionalAttrs (revision != null) {
-          "org.opencontainers.image.revision" = revision;
-        };
-    };
+    config =
+      {
+        Entrypoint = program.entrypoint;
+        User = program.user;
+        Labels =
+          {
+            "org.opencontainers.image.source" = repository;
+            "org.opencontainers.image.version" = version;
+          }
+          // lib.optionalAttrs (revision != null) {
+            "org.opencontainers.image.revision" = revision;
+          };
+      }
+      # No ExposedPorts key at all for a program that listens on nothing (pausle).
+      // lib.optionalAttrs (program.exposedPorts != []) {
+        ExposedPorts = lib.genAttrs program.exposedPorts (_: {});
+      };
   };
 
   # Only for a buildImage without `variant`: for a row with an oci-variant (arm/v7)

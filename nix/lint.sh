@@ -117,12 +117,12 @@ if [ ${#workflows[@]} -gt 0 ]; then
 fi
 
 say "flake.lock, and single source"
-# Cargo.toml's [package.metadata.pausle] is the one place the arches and budgets are
-# written, .cargo/config.toml the one place the link flags are; the flake reads them
+# Cargo.toml's [package.metadata.pausle] is the one place the arches and the programs'
+# budgets are written, .cargo/config.toml the one place the link flags are; the flake reads them
 # (builtins.fromTOML, and cargo reads its config). So none of these may appear in the
 # flake's Nix or in the workflow that runs it:
 #   - a target triple, anywhere (a triple is only ever a restated row);
-#   - a budget (max-binary-bytes, max-image-bytes) as a number of its own;
+#   - a budget (any program's max-binary-bytes, max-image-bytes) as a number of its own;
 #   - a rustflags value of .cargo/config.toml (e.g. linker=..., link-arg=...);
 #   - an arch list: two or more of the table's arch names (its arch, oci-arch and
 #     qemu values) on one line, or, in Nix, any one of them as a string literal
@@ -167,7 +167,8 @@ meta = metadata()
 rows = meta["targets"]
 triples = sorted({t["triple"] for t in rows})
 arch_names = {t[k] for t in rows for k in ("arch", "oci-arch", "qemu") if k in t}
-budgets = sorted({str(meta[k]) for k in ("max-binary-bytes", "max-image-bytes")})
+budgets = sorted({str(prog[k]) for prog in meta["programs"].values()
+                  for k in ("max-binary-bytes", "max-image-bytes")})
 
 config = tomllib.loads(Path(".cargo/config.toml").read_text())
 flags = sorted({

@@ -33,52 +33,66 @@
     inherit (table) version repository;
   };
 
-  # One entry per row, in the table's order.
-  rows =
-    map (target: let
-      binary = build.package target;
+  # Per program (pausle, pong), one entry per row, in the table's order, with the
+  # row's output names.
+  perProgram =
+    map (program: let
+      rows =
+        map (target: let
+          binary = build.package program target;
+        in {
+          inherit program target binary;
+          archive = mkImage {inherit program target binary;};
+          package = "${program.name}-${target.arch}";
+          image = "${program.prefix}image-${target.imageSuffix}";
+        })
+        table.targets;
     in {
-      inherit target binary;
-      archive = mkImage {inherit target binary;};
+      inherit program rows;
+      index =
+        import ./index.nix {
+          inherit pkgs lib;
+          inherit (sources) scripts;
+          inherit (table) version;
+        }
+        program
+        rows;
+      # The row this host runs natively: packages.image (pong's: pong-image).
+      own = lib.findFirst (r: r.target.nix-system == system) null rows;
     })
-    table.targets;
+    table.programs;
 
-  index =
-    import ./index.nix {
-      inherit pkgs lib;
-      inherit (sources) scripts;
-      inherit (table) version;
-    }
-    rows;
-
-  # The row this host runs natively: packages.image (and the default).
-  own = lib.findFirst (r: r.target.nix-system == system) null rows;
+  # The crate's own program, whose image is packages.default.
+  primary = lib.findFirst (p: p.program.prefix == "") null perProgram;
 in {
   packages =
-    lib.listToAttrs (lib.concatMap (r: [
-        (lib.nameValuePair r.target.package r.binary)
-        (lib.nameValuePair r.target.image r.archive)
-      ])
-      rows)
-    // {image-index = index.index;}
-    // lib.optionalAttrs (own != null) {
-      image = own.archive;
-      default = own.archive;
-    };
+    lib.foldl' (acc: p:
+      acc
+      // lib.listToAttrs (lib.concatMap (r: [
+          (lib.nameValuePair r.package r.binary)
+          (lib.nameValuePair r.image r.archive)
+        ])
+        p.rows)
+      // {"${p.program.prefix}image-index" = p.index.index;}
+      // lib.optionalAttrs (p.own != null) {"${p.program.prefix}image" = p.own.archive;}) {}
+    perProgram
+    // lib.optionalAttrs (primary != null && primary.own != null) {default = primary.own.archive;};
 
   checks = import ./checks.nix {
-    inherit pkgs lib system build rows revision;
+    inherit pkgs lib system build perProgram revision;
     inherit (sources) scripts;
+    inherit (table) targets;
     nixSrc = sources.nix;
-    inherit (index) index;
     rustSrc = fenixPkgs.stable.rust-src;
   };
 
-  apps.push = {
-    type = "app";
-    program = lib.getExe index.push;
-    meta.description = "Push the multi-arch image index: nix run .#push -- REGISTRY/REPO:TAG";
-  };
+  apps = lib.listToAttrs (map (p:
+    lib.nameValuePair "${p.program.prefix}push" {
+      type = "app";
+      program = lib.getExe p.index.push;
+      meta.description = "Push ${p.program.name}'s multi-arch image index: nix run .#${p.program.prefix}push -- REGISTRY/REPO:TAG";
+    })
+  perProgram);
 
   devShells.default = import ./shell.nix {inherit pkgs toolchain;};
 

@@ -1,16 +1,17 @@
-# pausle, built by crane once per row of the table, each from the host's own pkgs
-# with cargo told the target (CARGO_BUILD_TARGET): no nixpkgs cross stdenv and no C
-# cross compiler, since rust-lld links the musl rows (.cargo/config.toml, in `src`).
+# The crate's programs (pausle, pong), built by crane once per program and row of the
+# table, each from the host's own pkgs with cargo told the target (CARGO_BUILD_TARGET):
+# no nixpkgs cross stdenv and no C cross compiler, since rust-lld links the musl rows
+# (.cargo/config.toml, in `src`).
 {
   lib,
   craneLib,
   src,
 }: let
-  # What every cargo run for row `t` shares: the build and clippy.
+  # What every cargo run for row `t` shares: the builds and clippy.
   targetArgs = t:
     {
       inherit src;
-      pname = t.package;
+      pname = "pausle-${t.arch}";
       strictDeps = true;
       CARGO_BUILD_TARGET = t.triple;
       # No deps-only pass: crane's dummy sources are a `fn main` with std, which
@@ -47,20 +48,28 @@
 in {
   inherit stdLock;
 
-  # $out/bin/pausle, byte for byte the file the linker wrote: nothing strips it,
+  # $out/bin/<program>, byte for byte the file the linker wrote: nothing strips it,
   # patches it or rewrites store paths in it (crane's reference-removal hooks would
-  # hide a leaked path; allowedReferences fails the build on one instead).
-  package = t:
-    craneLib.buildPackage (targetArgs t
+  # hide a leaked path; allowedReferences fails the build on one instead). One
+  # program's [[bin]] per derivation (`--bin`), so each installs its own file only.
+  package = program: t: let
+    args = targetArgs t;
+  in
+    craneLib.buildPackage (args
       // {
+        pname = "${program.name}-${t.arch}";
+        cargoExtraArgs = "${args.cargoExtraArgs or "--locked"} --bin ${program.name}";
         doCheck = false;
         dontStrip = true;
         dontFixup = true;
         doNotRemoveReferencesToRustToolchain = true;
         doNotRemoveReferencesToVendorDir = true;
         allowedReferences = [];
-        passthru.target = t;
-        meta.mainProgram = "pausle";
+        passthru = {
+          target = t;
+          inherit program;
+        };
+        meta.mainProgram = program.name;
       });
 
   # clippy as CI runs it for each target: the binary, warnings denied.
@@ -83,40 +92,43 @@ in {
     pname = "pausle";
   };
 
-  # tests/behaviour.rs, built once for the host, then run against each row's build
-  # in turn (`runs`: [{target; binary; runner;}] in the table's order), through
-  # `runner` (a qemu user emulator) when the row is not the host's arch. The suite's
-  # stop bounds are wall-clock times, so nothing of it runs beside itself: one row
-  # at a time, and one case at a time (RUST_TEST_THREADS; crane's hook sets it to the
-  # builder's core count only when it is unset). A failing row does not stop the
-  # later ones; the check fails once all have run. The suite needs unshare and
-  # nsenter (util-linux), sh and sleep (in stdenv).
+  # A program's behaviour suite, tests/<program.test>.rs (pausle's behaviour.rs,
+  # pong's pong.rs), built once for the host, then run against each row's build in
+  # turn (`runs`: [{target; binary; runner;}] in the table's order) as <NAME>_BIN,
+  # through <NAME>_RUNNER (a qemu user emulator) when the row is not the host's arch.
+  # The suites' bounds are wall-clock times, so nothing of one runs beside itself:
+  # one row at a time, and one case at a time (RUST_TEST_THREADS; crane's hook sets
+  # it to the builder's core count only when it is unset). A failing row does not
+  # stop the later ones; the check fails once all have run. The suites need unshare
+  # and nsenter (util-linux), sh and sleep (in stdenv); pong's, the sandbox's
+  # loopback interface.
   behaviour = {
+    program,
     runs,
     util-linux,
   }:
     craneLib.mkCargoDerivation (hostArgs
       // {
-        pname = "pausle-behaviour";
+        pname = "${program.name}-behaviour";
         nativeBuildInputs = [util-linux];
         RUST_TEST_THREADS = "1";
         doCheck = true;
-        buildPhaseCargoCommand = "cargoWithProfile test --locked --test behaviour --no-run";
+        buildPhaseCargoCommand = "cargoWithProfile test --locked --test ${program.test} --no-run";
         checkPhaseCargoCommand = ''
           failed=()
           ${lib.concatMapStrings (r: let
               runner = lib.optionalString (r.runner != null) r.runner;
               what = r.target.arch + lib.optionalString (r.runner != null) " under ${runner}";
             in ''
-              echo ${lib.escapeShellArg "== behaviour suite: ${what}"}
+              echo ${lib.escapeShellArg "== ${program.name} behaviour suite: ${what}"}
               (
-                export PAUSLE_BIN=${r.binary}/bin/pausle PAUSLE_RUNNER=${runner}
-                cargoWithProfile test --locked --test behaviour
+                export ${program.env}_BIN=${r.binary}/bin/${program.name} ${program.env}_RUNNER=${runner}
+                cargoWithProfile test --locked --test ${program.test}
               ) || failed+=(${lib.escapeShellArg r.target.arch})
             '')
             runs}
           if [ ''${#failed[@]} -ne 0 ]; then
-            echo "behaviour suite FAILED for: ''${failed[*]}" >&2
+            echo "${program.name}'s behaviour suite FAILED for: ''${failed[*]}" >&2
             exit 1
           fi
         '';

@@ -1,22 +1,24 @@
-"""Checks a pausle image archive; exits 1 on any failure.
+"""Checks a program's image archive (pausle's, pong's); exits 1 on any failure.
 
-Usage: checkimage.py ARCHIVE --arch OCI_ARCH [--variant V] [--revision REV]
+Usage: checkimage.py ARCHIVE --arch OCI_ARCH [--program NAME] [--variant V] [--revision REV]
 
 One checker for every way the image is made: tools/mkimage.py's archive, `docker
 save`'s (Docker 20.10's legacy layout or newer Docker's OCI layout; both have a
 manifest.json naming the config and layers, which is all this reads) and nixpkgs'
 dockerTools.buildImage's .tar.gz. Compression is detected from the bytes.
 
-The archive must hold one image of one layer whose only file is /pausle (an entry
-for the root directory is tolerated, if neither group nor others may write to it):
-a static ELF for the arch (machine, class and byte order per mkimage.ELF),
-executable by anyone, owned by 0:0. The config must say
-linux/<arch>[/<variant>] (an empty variant is none, see mkimage.config_variant;
-other keys are not read), run ["/pausle"] with no Cmd as 65535:65535, and carry the
-OCI source and version labels of Cargo.toml (and the revision, if --revision).
-No /nix/store reference may appear in the config or the layer, the layer's digest
-must be the config's diff_id, and the unpacked size (the layer's file bytes) must
-fit Cargo.toml's max-image-bytes. Standard library only.
+NAME is a program of Cargo.toml's table (default pausle); its section
+(programs.NAME) says what the image must be. The archive must hold one image of one
+layer whose only file is /NAME (an entry for the root directory is tolerated, if
+neither group nor others may write to it): a static ELF for the arch (machine, class
+and byte order per mkimage.ELF), executable by anyone, owned by 0:0. The config must
+say linux/<arch>[/<variant>] (an empty variant is none, see mkimage.config_variant;
+other keys are not read), run the program's `entrypoint` with no Cmd as its `user`,
+expose exactly its `exposed-ports` (no ExposedPorts when it has none), and carry the
+OCI source and version labels of Cargo.toml (and the revision, if --revision). No
+/nix/store reference may appear in the config or the layer, the layer's digest must
+be the config's diff_id, and the unpacked size (the layer's file bytes) must fit the
+program's max-image-bytes. Standard library only.
 """
 
 import argparse
@@ -30,8 +32,8 @@ import tarfile
 from pathlib import Path
 
 import cli
-from manifest import metadata, target, version
-from mkimage import ENTRYPOINT, USER, config_variant, elf_problems, repository
+from manifest import DEFAULT_PROGRAM, program, target, version
+from mkimage import config_variant, elf_problems, repository, run_config
 
 NIX_STORE = b"/nix/store"
 
@@ -66,7 +68,10 @@ def _members(data: bytes) -> list[tuple[str, tarfile.TarInfo, bytes | None]]:
     return out
 
 
-def check(archive: Path, arch: str, variant: str | None, revision: str | None) -> int:
+def check(archive: Path, arch: str, variant: str | None, revision: str | None,
+          name: str = DEFAULT_PROGRAM) -> int:
+    prog = program(name)
+    want = run_config(prog)
     r = Report()
     print(f"checking {archive} for linux/{arch}{'/' + variant if variant else ''}")
     files = {name: content for name, _, content in _members(_gunzip(archive.read_bytes()))}
@@ -113,36 +118,39 @@ def check(archive: Path, arch: str, variant: str | None, revision: str | None) -
     layer_digest = "sha256:" + hashlib.sha256(layer).hexdigest()
     r.check(layer_digest == diff_ids[0], "layer digest is the config's diff_id", layer_digest)
 
-    # The layer: the root directory at most, and /pausle.
+    # The layer: the root directory at most, and /NAME.
     members = _members(layer)
-    others = [n or "/" for n, i, _ in members if n != "pausle" and not (n == "" and i.isdir())]
-    r.check(not others, "layer holds /pausle only", ", ".join(others[:5]) if others else "")
+    others = [n or "/" for n, i, _ in members if n != name and not (n == "" and i.isdir())]
+    r.check(not others, f"layer holds /{name} only", ", ".join(others[:5]) if others else "")
     # A root entry is the mode of the container's `/` wherever the layer is unpacked
     # as it is (umoci, and so a runc/crun bundle; Docker's overlay ignores it).
     for n, info, _ in members:
         if n == "" and info.isdir():
             mode = f"mode {info.mode:04o}"
             r.check(info.mode & 0o022 == 0, "root entry not group/other-writable", mode)
-    entries = [(i, c) for n, i, c in members if n == "pausle"]
+    entries = [(i, c) for n, i, c in members if n == name]
     if r.check(
         len(entries) == 1 and entries[0][0].isreg(),
-        "/pausle is one regular file",
+        f"/{name} is one regular file",
         f"{len(entries)} entries" if len(entries) != 1 else "",
     ):
         info, binary = entries[0]
         mode = f"mode {info.mode:04o}"
-        r.check(info.mode & 0o111 == 0o111, "/pausle executable by all", mode)
-        r.check(info.mode & 0o7022 == 0, "/pausle not set-id nor group/other-writable", mode)
-        r.check(info.uid == 0 and info.gid == 0, "/pausle owned by 0:0", f"{info.uid}:{info.gid}")
+        r.check(info.mode & 0o111 == 0o111, f"/{name} executable by all", mode)
+        r.check(info.mode & 0o7022 == 0, f"/{name} not set-id nor group/other-writable", mode)
+        r.check(info.uid == 0 and info.gid == 0, f"/{name} owned by 0:0", f"{info.uid}:{info.gid}")
         problems = elf_problems(binary, arch)
-        r.check(not problems, f"/pausle is a static ELF for {arch}", "; ".join(problems))
+        r.check(not problems, f"/{name} is a static ELF for {arch}", "; ".join(problems))
 
     r.check(config.get("os") == "linux", "os is linux", repr(config.get("os")))
     r.check(config.get("architecture") == arch, "architecture", repr(config.get("architecture")))
     r.check(config_variant(config) == variant, "variant", repr(config.get("variant")))
-    r.check(run.get("Entrypoint") == [ENTRYPOINT], "Entrypoint", repr(run.get("Entrypoint")))
-    r.check(not run.get("Cmd"), "no Cmd (pausle takes no arguments)", repr(run.get("Cmd")))
-    r.check(run.get("User") == USER, "User", repr(run.get("User")))
+    r.check(run.get("Entrypoint") == want["Entrypoint"], "Entrypoint", repr(run.get("Entrypoint")))
+    r.check(not run.get("Cmd"), "no Cmd (the program's defaults apply)", repr(run.get("Cmd")))
+    r.check(run.get("User") == want["User"], "User", repr(run.get("User")))
+    # An empty map is none: docker save may write {} where the image had no key.
+    r.check((run.get("ExposedPorts") or None) == want.get("ExposedPorts"), "ExposedPorts",
+            repr(run.get("ExposedPorts")))
     for key, want in [("source", repository()), ("version", version()), ("revision", revision)]:
         label = f"org.opencontainers.image.{key}"
         if want is not None:
@@ -154,7 +162,7 @@ def check(archive: Path, arch: str, variant: str | None, revision: str | None) -
         r.check(NIX_STORE not in data, f"no /nix/store in the {what}")
 
     size = sum(len(c) for _, _, c in members if c is not None)
-    budget = metadata()["max-image-bytes"]
+    budget = prog["max-image-bytes"]
     r.check(size <= budget, "unpacked size within max-image-bytes", f"{size} / {budget} bytes")
 
     print(f"{'FAILED' if r.failed else 'passed'}: {archive}")
@@ -165,15 +173,18 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("archive", type=Path, help="docker-archive (.tar or .tar.gz)")
     p.add_argument("--arch", required=True, help="OCI architecture (Cargo.toml's oci-arch)")
+    p.add_argument("--program", default=DEFAULT_PROGRAM,
+                   help="the program (Cargo.toml's programs.NAME) the image is of (default: pausle)")
     p.add_argument("--variant", help="OCI variant the config must carry (none if not given)")
     p.add_argument("--revision", help="org.opencontainers.image.revision the config must carry")
     args = p.parse_args(argv)
     target("oci-arch", args.arch)  # one of Cargo.toml's, or refused
+    program(args.program)  # one of Cargo.toml's, or refused
     if not args.archive.is_file():
         raise cli.Refused(f"{args.archive}: no such file")
     args.archive.open("rb").close()  # unreadable: refused before the report starts
     try:
-        return check(args.archive, args.arch, args.variant or None, args.revision)
+        return check(args.archive, args.arch, args.variant or None, args.revision, args.program)
     except (OSError, ValueError, tarfile.TarError, KeyError, AttributeError, TypeError) as e:
         # A malformed archive or JSON is a failed check, not a crash.
         print(f"FAIL  {args.archive}: unreadable: {type(e).__name__}: {e}")

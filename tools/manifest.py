@@ -1,8 +1,9 @@
-"""The single table: pausle's targets and budgets, read from Cargo.toml.
+"""The single table: the targets, and each program's budgets and image, from Cargo.toml.
 
-Cargo.toml's [package.metadata.pausle] is the one place the arches and budgets are
-written down; the flake reads it with builtins.fromTOML, CI and the tools here through
-this module (or its command line). Standard library only.
+Cargo.toml's [package.metadata.pausle] is the one place the arches, the programs
+(`programs.<name>`: pausle, pong) and their budgets are written down; the flake reads
+it with builtins.fromTOML, CI and the tools here through this module (or its command
+line). Standard library only.
 """
 
 import sys
@@ -31,11 +32,45 @@ def target(key: str, value: str) -> dict:
     return found[0]
 
 
-def image(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
-    """The image's name without a tag, e.g. ghcr.io/pausle/pausle: the program's own
-    table's `image` where the table has per-program sections, else the table's."""
-    meta = metadata(cargo_toml)
-    return (meta.get("programs") or {}).get("pausle", {}).get("image") or meta["image"]
+# What every [package.metadata.pausle.programs.<name>] section says.
+PROGRAM_KEYS = (
+    "max-binary-bytes", "max-image-bytes", "image", "entrypoint", "user", "exposed-ports",
+    "behaviour-test",
+)
+# The program the tools serve when not told another: the crate's own name.
+DEFAULT_PROGRAM = "pausle"
+
+
+def programs(cargo_toml: Path = ROOT / "Cargo.toml") -> list[str]:
+    """The programs' names, in the table's order: each is a [[bin]] of the crate."""
+    return list(metadata(cargo_toml).get("programs") or {})
+
+
+def program(name: str = DEFAULT_PROGRAM, cargo_toml: Path = ROOT / "Cargo.toml") -> dict:
+    """[package.metadata.pausle.programs.<name>], with its `name`. Refused (SystemExit
+    with the reason) for a program the table lacks or a section short of a key; its
+    entrypoint must start with /<name>, the image's one file."""
+    table = metadata(cargo_toml).get("programs") or {}
+    if name not in table:
+        raise SystemExit(f"no program {name!r} in Cargo.toml (programs: {', '.join(table)})")
+    section = table[name]
+    missing = [k for k in PROGRAM_KEYS if k not in section]
+    if missing:
+        raise SystemExit(f"Cargo.toml: programs.{name} lacks {', '.join(missing)}")
+    if section["entrypoint"][:1] != [f"/{name}"]:
+        raise SystemExit(f"Cargo.toml: programs.{name}.entrypoint must start with /{name}, "
+                         f"the image's one file")
+    return dict(section, name=name)
+
+
+def max_binary_bytes(name: str, cargo_toml: Path = ROOT / "Cargo.toml") -> int:
+    """The largest binary program `name` (pausle, pong) may be, on every target."""
+    return program(name, cargo_toml)["max-binary-bytes"]
+
+
+def image(cargo_toml: Path = ROOT / "Cargo.toml", name: str = DEFAULT_PROGRAM) -> str:
+    """A program's image name without a tag, e.g. ghcr.io/pausle/pausle."""
+    return program(name, cargo_toml)["image"]
 
 
 def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
@@ -45,13 +80,26 @@ def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
 
 def main(argv: list[str]) -> int:
     """`manifest.py FIELD...`: one line per target, its fields tab-separated (a
-    missing optional field prints as "-"). `manifest.py --get KEY`: one scalar of
-    [package.metadata.pausle] (or `version`, or `image`)."""
+    missing optional field prints as "-"). `manifest.py [--program NAME] --get KEY`:
+    `version`, or one key of the program's section (default pausle); a list prints
+    one item per line. `manifest.py --programs`: the programs' names, one per line."""
+    if argv == ["--programs"]:
+        print("\n".join(programs()))
+        return 0
+    name = DEFAULT_PROGRAM
+    if argv[:1] == ["--program"] and len(argv) >= 2:
+        name, argv = argv[1], argv[2:]
+        program(name)  # refused if the table has no such program
     if argv[:1] == ["--get"] and len(argv) == 2:
-        special = {"version": version, "image": image}
-        if argv[1] not in special and argv[1] not in metadata():
-            raise cli.Refused(f"no key {argv[1]!r} in [package.metadata.pausle]")
-        print(special[argv[1]]() if argv[1] in special else metadata()[argv[1]])
+        if argv[1] == "version":
+            print(version())
+            return 0
+        section = program(name)
+        if argv[1] not in section or argv[1] == "name":
+            raise cli.Refused(f"no key {argv[1]!r} in [package.metadata.pausle.programs.{name}]")
+        value = section[argv[1]]
+        for item in value if isinstance(value, list) else [value]:
+            print(item)
         return 0
     if not argv or argv[0].startswith("-"):
         print(main.__doc__, file=sys.stderr)

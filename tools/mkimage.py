@@ -1,14 +1,17 @@
-"""Writes pausle's container image as a docker-archive, without Nix or Docker.
+"""Writes a program's container image (pausle's, pong's) as a docker-archive, without
+Nix or Docker.
 
-Usage: mkimage.py --binary target/out/pausle-x86_64 --arch amd64 [--variant V]
-                  --out pausle-amd64.tar [--revision GITREV] [--tag NAME:TAG]
+Usage: mkimage.py [--program NAME] --binary target/out/NAME-x86_64 --arch amd64
+                  [--variant V] --out NAME-amd64.tar [--revision GITREV] [--tag NAME:TAG]
 
 The archive is what `docker load` reads and `docker save` (20.10) and nixpkgs'
 dockerTools.buildImage write: manifest.json, repositories, the config as
 <sha256>.json and the one layer as <id>/layer.tar (a --out ending in .gz is
-gzipped, as dockerTools' is). The layer holds one file, /pausle, mode 0555 (what a
-file copied from the Nix store has), owned by 0:0. The config runs it as
-65535:65535 with no arguments and carries the OCI labels.
+gzipped, as dockerTools' is). NAME is a program of Cargo.toml's table (default
+pausle), whose section says the rest: the layer holds one file, /NAME, mode 0555
+(what a file copied from the Nix store has), owned by 0:0; the config runs its
+`entrypoint` (no Cmd) as its `user`, exposes its `exposed-ports` (none for pausle,
+no ExposedPorts key at all then) and carries the OCI labels.
 
 Reproducible: nothing comes from the clock, the host or the environment. Entries
 are sorted, owned by 0:0 with numeric ids and no names, stamped with dockerTools'
@@ -29,7 +32,7 @@ import tomllib
 from pathlib import Path
 
 import cli
-from manifest import ROOT, image, target, version
+from manifest import DEFAULT_PROGRAM, ROOT, program, target, version
 
 # dockerTools.buildImage's defaults: `created ? "1970-01-01T00:00:01Z"` for the
 # config, and GNU tar's --mtime="@$SOURCE_DATE_EPOCH" for every tar entry, which
@@ -37,8 +40,6 @@ from manifest import ROOT, image, target, version
 CREATED = "1970-01-01T00:00:01Z"
 EPOCH = 315532800
 
-ENTRYPOINT = "/pausle"
-USER = "65535:65535"
 MODE = 0o555
 
 # What an ELF for each OCI architecture (GOARCH) says in its header: e_machine
@@ -61,6 +62,16 @@ def repository() -> str:
     """Cargo.toml's package.repository: the OCI source label."""
     with open(ROOT / "Cargo.toml", "rb") as f:
         return tomllib.load(f)["package"]["repository"]
+
+
+def run_config(prog: dict) -> dict:
+    """What the image config's `config` says besides the labels, from the program's
+    section (manifest.program): Entrypoint, User and, if it has any, ExposedPorts.
+    tools/checkimage.py checks an image against this."""
+    run = {"Entrypoint": list(prog["entrypoint"]), "User": prog["user"]}
+    if prog["exposed-ports"]:
+        run["ExposedPorts"] = {port: {} for port in prog["exposed-ports"]}
+    return run
 
 
 def config_variant(config: dict) -> str | None:
@@ -130,9 +141,11 @@ def build(
     variant: str | None = None,
     revision: str | None = None,
     tag: str | None = None,
+    name: str = DEFAULT_PROGRAM,
 ) -> bytes:
-    """The docker-archive's bytes (uncompressed)."""
-    layer = _tar([("pausle", binary, MODE)])
+    """The docker-archive's bytes (uncompressed), of program `name`'s image."""
+    prog = program(name)
+    layer = _tar([(prog["name"], binary, MODE)])
     diff_id = hashlib.sha256(layer).hexdigest()
 
     labels = {
@@ -144,7 +157,7 @@ def build(
     config = {
         "architecture": oci_arch,
         "os": "linux",
-        "config": {"Entrypoint": [ENTRYPOINT], "User": USER, "Labels": labels},
+        "config": dict(run_config(prog), Labels=labels),
         "created": CREATED,
         "history": [{"created": CREATED}],
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
@@ -156,7 +169,7 @@ def build(
 
     # The layer's directory is named by its content, as good an id as any: `docker
     # load` goes by manifest.json, and `repositories` (for older readers) points here.
-    tag = tag or f"{image()}:{version()}"
+    tag = tag or f"{prog['image']}:{version()}"
     name, _, tag_name = tag.rpartition(":")
     if not name or "/" in tag_name:
         raise SystemExit(f"--tag must be NAME:TAG, not {tag!r}")
@@ -176,14 +189,17 @@ def build(
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--binary", required=True, type=Path, help="the pausle binary to package")
+    p.add_argument("--program", default=DEFAULT_PROGRAM,
+                   help="the program (Cargo.toml's programs.NAME) the image is of (default: pausle)")
+    p.add_argument("--binary", required=True, type=Path, help="the program's binary to package")
     p.add_argument("--arch", required=True, help="OCI architecture (Cargo.toml's oci-arch)")
     p.add_argument("--variant", help="OCI architecture variant (e.g. v8), omitted if not given")
     p.add_argument("--out", required=True, type=Path, help="archive to write (.tar or .tar.gz)")
     p.add_argument("--revision", help="git revision: the org.opencontainers.image.revision label")
-    p.add_argument("--tag", help="image reference to load as (default: Cargo.toml's image:version)")
+    p.add_argument("--tag", help="image reference to load as (default: the program's image:version)")
     args = p.parse_args(argv)
 
+    program(args.program)  # one of Cargo.toml's, or refused
     cli.output_file(args.out)
     target("oci-arch", args.arch)  # one of Cargo.toml's, or refused
     binary = args.binary.read_bytes()
@@ -191,7 +207,7 @@ def main(argv: list[str]) -> int:
     if problems:
         print(f"mkimage: {args.binary}: " + "; ".join(problems), file=sys.stderr)
         return 1
-    data = build(binary, args.arch, args.variant, args.revision, args.tag)
+    data = build(binary, args.arch, args.variant, args.revision, args.tag, args.program)
     if args.out.name.endswith(".gz"):
         buf = io.BytesIO()
         # No name and mtime 0 in the gzip header, as `pigz -n`.
@@ -201,7 +217,7 @@ def main(argv: list[str]) -> int:
     tmp = args.out.with_name(args.out.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, args.out)
-    print(f"{args.out}: {len(data)} bytes, {len(binary)}-byte /pausle, {args.arch}")
+    print(f"{args.out}: {len(data)} bytes, {len(binary)}-byte /{args.program}, {args.arch}")
     return 0
 
 

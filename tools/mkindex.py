@@ -1,13 +1,17 @@
 """Writes one OCI image index (a multi-arch tag) from per-arch docker-archives.
 
-Usage: mkindex.py --out DIR [--archive FILE] [--tag TAG] [--partial]
+Usage: mkindex.py [--program NAME] --out DIR [--archive FILE] [--tag TAG] [--partial]
                   --image amd64=pausle-amd64.tar.gz --image arm64=... [--image arm/v7=...]
 
 Each --image is PLATFORM=ARCHIVE: PLATFORM is a row of Cargo.toml's target table,
 written <oci-arch>[/<oci-variant>] (the os is linux), and ARCHIVE is a docker-archive
 (.tar or .tar.gz) as nixpkgs' dockerTools.buildImage or tools/mkimage.py writes it.
 Every row of the table must be given once, unless --partial; a platform that is not
-a row, or one given twice, is refused.
+a row, or one given twice, is refused. NAME is the program of Cargo.toml's table the
+images are of (default pausle): each archive's config must run its `entrypoint`, so
+one program's index never holds another's image. Each program has an index of its
+own, under its own name: one index with two linux/amd64 manifests would have every
+runtime pick the first.
 
 --out DIR gets an OCI image layout (oci-layout, index.json, blobs/sha256/...) that
 `skopeo copy --all oci:DIR:TAG docker://REGISTRY/REPO:TAG` pushes as one tag;
@@ -15,8 +19,8 @@ a row, or one given twice, is refused.
 At least one of them is needed. TAG defaults to Cargo.toml's version.
 
 The layout: index.json names one descriptor, of the image index blob, annotated
-org.opencontainers.image.ref.name=TAG and io.containerd.image.name=NAME:TAG (NAME is
-Cargo.toml's image); that index lists one OCI image manifest per
+org.opencontainers.image.ref.name=TAG and io.containerd.image.name=IMAGE:TAG (IMAGE
+is the program's `image` in Cargo.toml); that index lists one OCI image manifest per
 platform, in the table's order, each with its platform; each manifest has its OCI
 config (converted from the docker config) and its layers, gzipped.
 
@@ -44,7 +48,7 @@ from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cli  # noqa: E402
-from manifest import ROOT, image, metadata, version  # noqa: E402
+from manifest import DEFAULT_PROGRAM, ROOT, metadata, program, version  # noqa: E402
 from mkimage import config_variant  # noqa: E402
 
 MT_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -296,9 +300,10 @@ def oci_config(docker: dict, arch: str, variant: str | None, where: str) -> dict
 
 
 def build(images: dict[str, Path], tag: str, targets: list[dict],
-          partial: bool = False, name: str | None = None) -> tuple[dict[str, bytes], str]:
+          partial: bool = False, name: str | None = None,
+          entrypoint: list[str] | None = None) -> tuple[dict[str, bytes], str]:
     """The layout's files (relative path -> bytes) and the index digest.
-    `images` maps PLATFORM to its docker-archive."""
+    `images` maps PLATFORM to its docker-archive; with `entrypoint`, each must run it."""
     if not TAG_RE.fullmatch(tag):
         raise Refused(f"tag {tag!r} is not a valid docker tag")
     known = table_platforms(targets)
@@ -326,6 +331,10 @@ def build(images: dict[str, Path], tag: str, targets: list[dict],
             continue
         arch, _, variant = platform.partition("/")
         docker, layers = read_docker_archive(images[platform])
+        runs = (docker.get("config") or {}).get("Entrypoint")
+        if entrypoint is not None and runs != entrypoint:
+            raise Refused(f"{images[platform]}: the image runs {runs!r}, not the program's "
+                          f"entrypoint {entrypoint!r} (an image of another program?)")
         config = oci_config(docker, arch, variant or None, str(images[platform]))
         manifest = {
             "schemaVersion": 2,
@@ -405,6 +414,9 @@ def main(argv: list[str]) -> int:
                                  "default: Cargo.toml's version")
     p.add_argument("--partial", action="store_true",
                    help="allow fewer platforms than the table has")
+    p.add_argument("--program", default=DEFAULT_PROGRAM,
+                   help="the program (Cargo.toml's programs.NAME) the images are of "
+                        "(default: pausle)")
     p.add_argument("--cargo-toml", type=Path, default=ROOT / "Cargo.toml",
                    help="where the target table is (default: the repository's)")
     args = p.parse_args(argv)
@@ -426,12 +438,13 @@ def main(argv: list[str]) -> int:
             images[platform] = Path(archive)
         tag = args.tag or version(args.cargo_toml)
         try:
-            name = image(args.cargo_toml)
+            prog = program(args.program, args.cargo_toml)
+            targets = metadata(args.cargo_toml)["targets"]
         except KeyError as e:
-            raise Refused(f"{args.cargo_toml}: [package.metadata.pausle] has no image "
-                          "(the image's name)") from e
-        files, digest = build(images, tag, metadata(args.cargo_toml)["targets"], args.partial,
-                              name)
+            raise Refused(f"{args.cargo_toml}: no [package.metadata.pausle] table with "
+                          f"targets and programs ({e})") from e
+        files, digest = build(images, tag, targets, args.partial, prog["image"],
+                              list(prog["entrypoint"]))
         if args.out:
             write_dir(files, args.out)
         if args.archive:

@@ -28,6 +28,13 @@ from mkimage import elf_problems  # noqa: E402
 OUT = Path(os.environ.get("PAUSLE_OUT") or ROOT / "target" / "out")
 VERSION = manifest.version()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# What a pod's sandbox takes away, for every program: a read-only root, every
+# capability, new privileges, all but a few pids.
+SANDBOX = ("--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+           "--pids-limit", "16")
+# `docker stop` of a program that stops on SIGTERM takes a round trip through the
+# engine (~0.2 s here); one that ignores it takes the whole grace period (10 s).
+FAST = 1.0
 
 
 def _host() -> dict:
@@ -47,8 +54,9 @@ def variant(t: dict) -> tuple[str, ...]:
     return ("--variant", t["oci-variant"]) if t.get("oci-variant") else ()
 
 
-def binary(arch: str) -> Path:
-    path = OUT / f"pausle-{arch}"
+def binary(arch: str, program: str = "pausle") -> Path:
+    """$PAUSLE_OUT/<program>-<arch>, which tools/check.sh's build stage writes."""
+    path = OUT / f"{program}-{arch}"
     if not path.is_file():
         pytest.fail(f"{path} not built (tools/check.sh build, or set PAUSLE_OUT)")
     return path
@@ -216,23 +224,45 @@ def docker(engine) -> Docker:
         d.cleanup()
 
 
+def program_archive(tmp_path_factory, program: str) -> Path:
+    """mkimage.py --program's archive of the host's build of a program, named the
+    program's image:<version>."""
+    out = tmp_path_factory.mktemp(f"{program}-image") / f"{program}-{HOST['oci-arch']}.tar"
+    return mkimage(binary(HOST["arch"], program), HOST["oci-arch"], out, "--program", program,
+                   *variant(HOST))
+
+
+def loaded(archive: Path, program: str):
+    """The archive, `docker load`ed as the program's image:<version> until the end."""
+    d = Docker()
+    try:
+        ref = d.load(archive)
+        assert ref == f"{manifest.image(name=program)}:{VERSION}"
+        yield ref
+    finally:
+        d.cleanup()
+
+
 @pytest.fixture(scope="session")
 def pausle_archive(tmp_path_factory) -> Path:
-    """mkimage.py's archive of the host's pausle, named Cargo.toml's image:<version>."""
-    out = tmp_path_factory.mktemp("image") / f"pausle-{HOST['oci-arch']}.tar"
-    return mkimage(binary(HOST["arch"]), HOST["oci-arch"], out, *variant(HOST))
+    return program_archive(tmp_path_factory, "pausle")
 
 
 @pytest.fixture(scope="session")
 def pausle_image(engine, pausle_archive) -> str:
     """pausle_archive, `docker load`ed: image:<version> for the whole session."""
-    d = Docker()
-    try:
-        ref = d.load(pausle_archive)
-        assert ref == f"{manifest.image()}:{VERSION}"
-        yield ref
-    finally:
-        d.cleanup()
+    yield from loaded(pausle_archive, "pausle")
+
+
+@pytest.fixture(scope="session")
+def pong_archive(tmp_path_factory) -> Path:
+    return program_archive(tmp_path_factory, "pong")
+
+
+@pytest.fixture(scope="session")
+def pong_image(engine, pong_archive) -> str:
+    """pong_archive, `docker load`ed, for the whole session."""
+    yield from loaded(pong_archive, "pong")
 
 
 @pytest.fixture(scope="session")

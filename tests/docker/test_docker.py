@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    FAST,
     HOST,
     IN_CI,
+    SANDBOX,
     VERSION,
     binary,
     checkimage,
@@ -28,9 +30,6 @@ from conftest import (
     variant,
 )
 
-# `docker stop` of a program that stops on SIGTERM takes a round trip through the
-# engine (~0.2 s here); one that ignores it takes the whole grace period (10 s).
-FAST = 1.0
 # Orphans left behind by the helper container.
 ORPHANS = 50
 # pausle blocks every signal (the kernel refuses SIGKILL 9 and SIGSTOP 19); while it
@@ -106,15 +105,9 @@ def test_pause_c_ignores_docker_stop(docker, pause_c_image):
 
 
 HARDENED = (
-    "--read-only",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
+    *SANDBOX,
     "--network",
     "none",
-    "--pids-limit",
-    "16",
     "--memory",
     "6m",
     "--user",
@@ -320,4 +313,4 @@ def test_docker_save_passes_checkimage(docker, pausle_image, pausle_archive, tmp
     assert diff_ids(saved) == diff_ids(pausle_archive)
     size = int(docker("image", "inspect", "-f", "{{.Size}}", pausle_image).stdout)
     assert size == binary(HOST["arch"]).stat().st_size
-    assert size <= manifest.metadata()["max-image-bytes"]
+    assert size <= manifest.program("pausle")["max-image-bytes"]

@@ -1,7 +1,9 @@
-"""tools/mkindex.py: one OCI image index (one tag) for every row of Cargo.toml's table.
+"""tools/mkindex.py: one OCI image index (one tag) for every row of Cargo.toml's table,
+one per program (pausle, pong: each of Cargo.toml's programs.<name>).
 
-Builds a docker-archive per row with tools/mkimage.py from target/out/pausle-<arch>
-(PAUSLE_OUT overrides the directory), turns them into an OCI layout with mkindex, and
+For each program, builds a docker-archive per row with tools/mkimage.py from
+target/out/<program>-<arch> (PAUSLE_OUT overrides the directory), turns them into an
+OCI layout with mkindex --program, and
 checks it with the tools that will consume it: skopeo (inspect, per-arch selection,
 copy --all to oci:, dir:, a local registry, the Docker daemon), umoci (unpack per
 manifest) and Docker (run, stop, exit code). Needs skopeo and umoci; the Docker and
@@ -52,6 +54,7 @@ TAG = manifest.version()
 REF = "org.opencontainers.image.ref.name"
 NAME = mkindex.IMAGE_NAME  # io.containerd.image.name: NAME:TAG, what ctr and podman read
 IMAGE = manifest.image()
+PROGRAMS = manifest.programs()
 
 
 def plat(t: dict) -> str:
@@ -98,9 +101,9 @@ def manifest_digests(layout: Path) -> dict[str, str]:
             for m in index["manifests"]}
 
 
-def mkimage(binary: Path, target: dict, out: Path) -> Path:
-    cmd = [sys.executable, TOOLS / "mkimage.py", "--binary", binary, "--arch", target["oci-arch"],
-           "--out", out]
+def mkimage(binary: Path, target: dict, out: Path, program: str = "pausle") -> Path:
+    cmd = [sys.executable, TOOLS / "mkimage.py", "--program", program, "--binary", binary,
+           "--arch", target["oci-arch"], "--out", out]
     if target.get("oci-variant"):
         cmd += ["--variant", target["oci-variant"]]
     run(*cmd)
@@ -115,10 +118,16 @@ def image_args(archives: dict[str, Path]) -> list[str]:
     return [a for p, f in archives.items() for a in ("--image", f"{p}={f}")]
 
 
+@pytest.fixture(scope="session", params=PROGRAMS)
+def prog(request) -> dict:
+    """Each program's section of the table: every test of the layout runs for each."""
+    return manifest.program(request.param)
+
+
 @pytest.fixture(scope="session")
-def binaries() -> dict[str, Path]:
+def binaries(prog) -> dict[str, Path]:
     """PLATFORM -> the built binary of that row; every row must have one."""
-    found = {plat(t): OUT / f"pausle-{t['arch']}" for t in TARGETS}
+    found = {plat(t): OUT / f"{prog['name']}-{t['arch']}" for t in TARGETS}
     missing = [str(p) for p in found.values() if not p.is_file()]
     if missing:
         pytest.fail(f"no binary for {', '.join(missing)}: build every target of Cargo.toml "
@@ -145,26 +154,31 @@ def skopeo(tmp_path_factory, tools):
     return skopeo
 
 
-def build_archives(binaries: dict[str, Path], d: Path) -> dict[str, Path]:
+def build_archives(binaries: dict[str, Path], d: Path, program: str) -> dict[str, Path]:
     """One docker-archive per row: gzipped for the first (as dockerTools writes it),
     plain for the rest, so mkindex reads both."""
     d.mkdir(parents=True, exist_ok=True)
     out = {}
     for n, t in enumerate(TARGETS):
         name = plat(t).replace("/", "-") + (".tar.gz" if n == 0 else ".tar")
-        out[plat(t)] = mkimage(binaries[plat(t)], t, d / name)
+        out[plat(t)] = mkimage(binaries[plat(t)], t, d / name, program)
     return out
 
 
 @pytest.fixture(scope="session")
-def archives(binaries, tmp_path_factory) -> dict[str, Path]:
-    return build_archives(binaries, tmp_path_factory.mktemp("archives"))
+def archives(binaries, prog, tmp_path_factory) -> dict[str, Path]:
+    return build_archives(binaries, tmp_path_factory.mktemp("archives"), prog["name"])
+
+
+def mkindex_of(prog: dict, *args, check=True) -> subprocess.CompletedProcess:
+    """mkindex.py for the program."""
+    return mkindex_cli("--program", prog["name"], *args, check=check)
 
 
 @pytest.fixture(scope="session")
-def layout(archives, tmp_path_factory) -> Path:
+def layout(archives, prog, tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("layout")
-    p = mkindex_cli("--out", d / "oci", "--archive", d / "oci.tar", *image_args(archives))
+    p = mkindex_of(prog, "--out", d / "oci", "--archive", d / "oci.tar", *image_args(archives))
     digest, _ = index_of(d / "oci")
     assert p.stdout.strip() == digest
     return d / "oci"
@@ -173,17 +187,16 @@ def layout(archives, tmp_path_factory) -> Path:
 # --------------------------------------------------------------------------------
 # The layout itself.
 
-def test_reproducible(archives, layout, tmp_path):
+def test_reproducible(archives, binaries, prog, layout, tmp_path):
     """Twice, with the images given in reverse order: the same bytes, every file."""
     again = tmp_path / "again"
-    mkindex_cli("--out", again, "--archive", tmp_path / "again.tar",
-                *image_args(dict(reversed(archives.items()))))
+    mkindex_of(prog, "--out", again, "--archive", tmp_path / "again.tar",
+               *image_args(dict(reversed(archives.items()))))
     assert tree(again) == tree(layout)
     assert (tmp_path / "again.tar").read_bytes() == (layout.parent / "oci.tar").read_bytes()
     # Rebuilding the archives too changes nothing.
-    rebuilt = build_archives({p: OUT / f"pausle-{t['arch']}" for p, t in zip(PLATFORMS, TARGETS)},
-                             tmp_path / "archives")
-    mkindex_cli("--out", tmp_path / "third", *image_args(rebuilt))
+    rebuilt = build_archives(binaries, tmp_path / "archives", prog["name"])
+    mkindex_of(prog, "--out", tmp_path / "third", *image_args(rebuilt))
     assert tree(tmp_path / "third") == tree(layout)
 
 
@@ -197,14 +210,14 @@ def test_archive_is_the_layout(layout):
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, 0, "", "")}
 
 
-def test_layout_is_sound(layout, binaries):
+def test_layout_is_sound(layout, binaries, prog):
     """Every descriptor points at a blob of its digest and size, nothing else is
     there, the JSON is canonical, and each platform's layer holds its binary."""
     assert json.loads((layout / "oci-layout").read_text()) == {"imageLayoutVersion": "1.0.0"}
     top = json.loads((layout / "index.json").read_text())
     assert top["mediaType"] == mkindex.MT_INDEX
     (desc,) = top["manifests"]
-    assert desc["annotations"] == {REF: TAG, NAME: f"{IMAGE}:{TAG}"}
+    assert desc["annotations"] == {REF: TAG, NAME: f"{prog['image']}:{TAG}"}
     assert desc["mediaType"] == mkindex.MT_INDEX
     used = set()
 
@@ -232,7 +245,10 @@ def test_layout_is_sound(layout, binaries):
         config = canonical(fetch(man["config"]))
         assert config["architecture"] == t["oci-arch"] and config["os"] == "linux"
         assert config.get("variant") == t.get("oci-variant")
-        assert config["config"]["Entrypoint"] == ["/pausle"]
+        assert config["config"]["Entrypoint"] == prog["entrypoint"]
+        assert config["config"]["User"] == prog["user"]
+        assert config["config"].get("ExposedPorts") == (
+            {port: {} for port in prog["exposed-ports"]} or None)
         assert config["created"] == "1970-01-01T00:00:01Z"
         (layer_desc,) = man["layers"]
         assert layer_desc["mediaType"] == mkindex.MT_LAYER_GZIP
@@ -242,18 +258,48 @@ def test_layout_is_sound(layout, binaries):
         assert config["rootfs"] == {"type": "layers", "diff_ids": [sha256(diff)]}
         with tarfile.open(fileobj=io.BytesIO(diff)) as tar:
             (member,) = tar.getmembers()
-            assert member.name == "pausle" and member.isfile()
+            assert member.name == prog["name"] and member.isfile()
             assert tar.extractfile(member).read() == binaries[plat(t)].read_bytes()
     assert {p.name for p in (layout / "blobs" / "sha256").iterdir()} == used
 
 
-def test_tag_is_not_in_the_index_digest(archives, layout, tmp_path):
+def test_tag_is_not_in_the_index_digest(archives, prog, layout, tmp_path):
     """--tag only names the index in index.json; the index blob, and so the digest a
     registry shows, is the same under any tag."""
-    p = mkindex_cli("--out", tmp_path / "l", "--tag", "latest", *image_args(archives))
+    p = mkindex_of(prog, "--out", tmp_path / "l", "--tag", "latest", *image_args(archives))
     assert p.stdout.strip() == index_of(layout)[0]
     top = json.loads((tmp_path / "l" / "index.json").read_text())
-    assert top["manifests"][0]["annotations"] == {REF: "latest", NAME: f"{IMAGE}:latest"}
+    assert top["manifests"][0]["annotations"] == {REF: "latest", NAME: f"{prog['image']}:latest"}
+
+
+def test_each_program_has_its_own_index(tmp_path):
+    """One index per program, each under its own name, none holding another's image:
+    an index with two linux/amd64 manifests would have runtimes pick the first, and
+    the second program would be unreachable by its tag. mkindex refuses an archive of
+    another program (its config runs another entrypoint)."""
+    host = TARGETS[0]
+    archives, digests, names = {}, {}, {}
+    for name in PROGRAMS:
+        binary = OUT / f"{name}-{host['arch']}"
+        if not binary.is_file():
+            pytest.fail(f"no binary {binary}")
+        archives[name] = mkimage(binary, host, tmp_path / f"{name}.tar", name)
+        p = mkindex_cli("--program", name, "--partial", "--out", tmp_path / name,
+                        *image_args({plat(host): archives[name]}))
+        digests[name] = p.stdout.strip()
+        top = json.loads((tmp_path / name / "index.json").read_text())
+        names[name] = top["manifests"][0]["annotations"][NAME]
+    assert len(set(digests.values())) == len(PROGRAMS), digests
+    assert sorted(names.values()) == sorted(f"{manifest.image(name=n)}:{TAG}" for n in PROGRAMS)
+    assert len(set(names.values())) == len(PROGRAMS), names
+    for name in PROGRAMS:
+        for other in PROGRAMS:
+            if other != name:
+                err = refused("--program", name, "--partial", "--out", tmp_path / f"{name}-x",
+                              *image_args({plat(host): archives[other]}))
+                assert "entrypoint" in err and f"{other}" in err, err
+    assert "no program" in refused("--program", "nope", "--partial", "--out", tmp_path / "n",
+                                   *image_args({plat(host): archives[PROGRAMS[0]]}))
 
 
 def test_deflate_round_trips():
@@ -321,19 +367,19 @@ def test_umoci_lists_the_tag(layout, tools):
 
 
 @ROWS
-def test_umoci_unpacks_each_arch(umoci_view, binaries, target, tmp_path):
+def test_umoci_unpacks_each_arch(umoci_view, binaries, prog, target, tmp_path):
     """umoci reads the manifest, config and layer (checking every digest as it
-    reads) and the rootfs is /pausle alone, byte for byte the binary."""
+    reads) and the rootfs is /<program> alone, byte for byte the binary."""
     ref = f"{umoci_view}:{plat(target).replace('/', '-')}"
     stat = run("umoci", "stat", "--json", "--image", ref).stdout
     assert len(json.loads(stat)["history"]) == 1
     bundle = tmp_path / "bundle"
     run("umoci", "unpack", "--rootless", "--image", ref, bundle)
     rootfs = bundle / "rootfs"
-    assert [str(p.relative_to(rootfs)) for p in rootfs.rglob("*")] == ["pausle"]
-    assert (rootfs / "pausle").read_bytes() == binaries[plat(target)].read_bytes()
+    assert [str(p.relative_to(rootfs)) for p in rootfs.rglob("*")] == [prog["name"]]
+    assert (rootfs / prog["name"]).read_bytes() == binaries[plat(target)].read_bytes()
     spec = json.loads((bundle / "config.json").read_text())
-    assert spec["process"]["args"] == ["/pausle"]
+    assert spec["process"]["args"] == prog["entrypoint"]
     assert spec["process"]["user"]["uid"] == 65535
 
 
@@ -418,31 +464,32 @@ def docker_ok() -> bool:
     return bool(shutil.which("docker")) and run("docker", "info", check=False).returncode == 0
 
 
-def test_push_to_a_registry(layout, skopeo, registry):
+def test_push_to_a_registry(layout, prog, skopeo, registry):
     """push.sh to a real (local) registry: the tag's digest there is the built one,
     and every platform resolves to its own manifest."""
     want = index_of(layout)[0]
-    p = run("sh", TOOLS / "push.sh", layout, f"{registry}/pausle:{TAG}", "-q",
+    repo = f"{registry}/{prog['name']}"
+    p = run("sh", TOOLS / "push.sh", layout, f"{repo}:{TAG}", "-q",
             "--dest-tls-verify=false")
     assert p.stdout.strip().splitlines()[-1] == want
-    assert f"{registry}/pausle@{want}" in p.stderr
-    raw = skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{registry}/pausle:{TAG}")
+    assert f"{repo}@{want}" in p.stderr
+    raw = skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{repo}:{TAG}")
     assert sha256(raw.stdout.encode()) == want
     for t, (p_, d) in zip(TARGETS, manifest_digests(layout).items()):
         sel = ["--override-arch", t["oci-arch"]]
         if t.get("oci-variant"):
             sel += ["--override-variant", t["oci-variant"]]
         info = json.loads(skopeo(*sel, "inspect", "--tls-verify=false",
-                                 f"docker://{registry}/pausle@{want}").stdout)
+                                 f"docker://{repo}@{want}").stdout)
         assert info["Architecture"] == t["oci-arch"], p_
     if docker_ok():
         # The daemon pulls the tag (127.0.0.0/8 is an insecure registry by default)
         # and records the same digest.
-        ref = f"{registry}/pausle:{TAG}"
+        ref = f"{repo}:{TAG}"
         try:
             run("docker", "pull", "-q", ref)
             digests = run("docker", "image", "inspect", "-f", "{{json .RepoDigests}}", ref).stdout
-            assert f"{registry}/pausle@{want}" in json.loads(digests)
+            assert f"{repo}@{want}" in json.loads(digests)
         finally:
             run("docker", "rmi", ref, check=False)
 
@@ -455,15 +502,16 @@ HOST_ARCH = {"amd64": "x86_64", "arm64": "aarch64", "armv7l": "armv7"}.get(
 
 
 @ROWS
-def test_docker_runs_and_stops(layout, skopeo, target):
+def test_docker_runs_and_stops(layout, binaries, prog, skopeo, target):
     """skopeo loads the tag into the Docker daemon (the host's arch unless told
-    otherwise); it runs, `docker stop` stops it at once, and it exits 0."""
+    otherwise); it runs, `docker stop` stops it at once, and it exits 0 (pausle at
+    SIGTERM, pong too: its default --drain is 0)."""
     if not docker_ok():
         missing("no Docker daemon")
     native = target["arch"] == HOST_ARCH or (HOST_ARCH, target["oci-arch"]) == ("x86_64", "386")
     if not native and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{target['qemu']}").exists():
         missing(f"{plat(target)} is foreign here and binfmt_misc has no qemu-{target['qemu']}")
-    image = f"pausle-index-test:{TAG}-{plat(target).replace('/', '-')}"
+    image = f"{prog['name']}-index-test:{TAG}-{plat(target).replace('/', '-')}"
     sel = [] if target["arch"] == HOST_ARCH else ["--override-arch", target["oci-arch"]] + (
         ["--override-variant", target["oci-variant"]] if target.get("oci-variant") else [])
     skopeo(*sel, "copy", "-q", f"oci:{layout}:{TAG}", f"docker-daemon:{image}")
@@ -472,7 +520,7 @@ def test_docker_runs_and_stops(layout, skopeo, target):
         info = run("docker", "image", "inspect", "-f", "{{.Architecture}} {{.Size}}", image)
         arch, size = info.stdout.split()
         assert arch == target["oci-arch"]
-        assert int(size) == (OUT / f"pausle-{target['arch']}").stat().st_size
+        assert int(size) == binaries[plat(target)].stat().st_size
         container = run("docker", "run", "-d", "--platform", f"linux/{plat(target)}",
                         image).stdout.strip()
         time.sleep(0.5)
@@ -492,14 +540,14 @@ def test_docker_runs_and_stops(layout, skopeo, target):
 # Digests move only with their binary; bad input is refused.
 
 @ROWS
-def test_one_byte_changes_only_its_arch(binaries, layout, target, tmp_path):
+def test_one_byte_changes_only_its_arch(binaries, prog, layout, target, tmp_path):
     changed = dict(binaries)
     data = bytearray(binaries[plat(target)].read_bytes())
     data[-1] ^= 0xFF  # past the ELF header, so mkimage still takes it
-    changed[plat(target)] = tmp_path / "pausle"
+    changed[plat(target)] = tmp_path / prog["name"]
     changed[plat(target)].write_bytes(bytes(data))
-    archives = build_archives(changed, tmp_path / "archives")
-    p = mkindex_cli("--out", tmp_path / "l", *image_args(archives))
+    archives = build_archives(changed, tmp_path / "archives", prog["name"])
+    p = mkindex_of(prog, "--out", tmp_path / "l", *image_args(archives))
     assert p.stdout.strip() != index_of(layout)[0]
     before, after = manifest_digests(layout), manifest_digests(tmp_path / "l")
     for name in PLATFORMS:
@@ -513,41 +561,45 @@ def refused(*args) -> str:
     return p.stderr
 
 
-def test_refuses_bad_input(archives, tmp_path):
+def refused_for(prog: dict, *args) -> str:
+    return refused("--program", prog["name"], *args)
+
+
+def test_refuses_bad_input(archives, prog, tmp_path):
     first, path = next(iter(archives.items()))
     out = ["--out", tmp_path / "never"]
-    assert "twice" in refused(*out, *image_args(archives), "--image", f"{first}={path}")
+    assert "twice" in refused_for(prog, *out, *image_args(archives), "--image", f"{first}={path}")
     for bogus in ("mips64le", f"{first}/v9", f"linux/{first}", ""):
-        assert "PLATFORM" in (err := refused(*out, *image_args(archives),
+        assert "PLATFORM" in (err := refused_for(prog, *out, *image_args(archives),
                                              "--image", f"{bogus}={path}")) \
             or "not in Cargo.toml" in err, bogus
-    assert "--out" in refused(*image_args(archives))
-    assert "not a valid docker tag" in refused(*out, "--tag", "a:b", *image_args(archives))
+    assert "--out" in refused_for(prog, *image_args(archives))
+    assert "not a valid docker tag" in refused_for(prog, *out, "--tag", "a:b", *image_args(archives))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    assert "not an empty directory" in refused("--out", tmp_path / "full", *image_args(archives))
+    assert "not an empty directory" in refused_for(prog, "--out", tmp_path / "full", *image_args(archives))
     assert not (tmp_path / "never").exists()
 
 
 @pytest.mark.skipif(len(TARGETS) < 2, reason="needs two rows")
-def test_every_row_unless_partial(archives, tmp_path):
+def test_every_row_unless_partial(archives, prog, tmp_path):
     first, path = next(iter(archives.items()))
-    assert "every row" in refused("--out", tmp_path / "l", "--image", f"{first}={path}")
-    p = mkindex_cli("--out", tmp_path / "l", "--partial", "--image", f"{first}={path}")
+    assert "every row" in refused_for(prog, "--out", tmp_path / "l", "--image", f"{first}={path}")
+    p = mkindex_of(prog, "--out", tmp_path / "l", "--partial", "--image", f"{first}={path}")
     assert list(manifest_digests(tmp_path / "l")) == [first]
     assert p.stdout.startswith("sha256:")
 
 
 @pytest.mark.skipif(len(TARGETS) < 2, reason="needs two rows")
-def test_refuses_an_archive_for_another_arch(archives, tmp_path):
+def test_refuses_an_archive_for_another_arch(archives, prog, tmp_path):
     """The archive's config must say the platform it is given as (dockerTools writes
     the build host's arch unless told otherwise)."""
     (a, pa), (b, pb) = list(archives.items())[:2]
     swapped = dict(archives, **{a: pb, b: pa})
-    assert "architecture" in refused("--out", tmp_path / "l", *image_args(swapped))
+    assert "architecture" in refused_for(prog, "--out", tmp_path / "l", *image_args(swapped))
 
 
-def test_refuses_a_layer_that_is_not_its_diff_id(archives, tmp_path):
+def test_refuses_a_layer_that_is_not_its_diff_id(archives, prog, tmp_path):
     first, path = next(iter(archives.items()))
     with tarfile.open(path, "r:*") as tar:
         files = {m.name: (m, tar.extractfile(m).read() if m.isfile() else None)
@@ -558,7 +610,7 @@ def test_refuses_a_layer_that_is_not_its_diff_id(archives, tmp_path):
             if name.endswith("layer.tar"):
                 data = data[:-1] + b"\x01"
             tar.addfile(m, io.BytesIO(data) if data is not None else None)
-    assert "but the config says" in refused("--out", tmp_path / "l",
+    assert "but the config says" in refused_for(prog, "--out", tmp_path / "l",
                                             *image_args(dict(archives, **{first: bad})))
 
 
@@ -593,12 +645,15 @@ def test_a_variant_row(skopeo, tmp_path):
     if not binary.is_file():
         pytest.fail(f"no binary {binary}")
     cargo = tmp_path / "Cargo.toml"
+    # pausle's own section, as it is (JSON's strings, numbers and lists are TOML's).
+    section = "\n".join(f"{k} = {json.dumps(v)}" for k, v in manifest.program("pausle").items()
+                        if k != "name")
     cargo.write_text(textwrap.dedent(f"""
         [package]
         name = "pausle"
         version = "{TAG}"
-        [package.metadata.pausle]
-        image = "{IMAGE}"
+        [package.metadata.pausle.programs.pausle]
+        {{section}}
         [[package.metadata.pausle.targets]]
         arch = "{first['arch']}"
         oci-arch = "{first['oci-arch']}"
@@ -606,7 +661,7 @@ def test_a_variant_row(skopeo, tmp_path):
         arch = "armv5te"
         oci-arch = "arm"
         oci-variant = "v5"
-        """))
+        """).replace("{section}", section))
     archives = {plat(first): mkimage(binary, first, tmp_path / "first.tar")}
     docker_cfg = {"architecture": "arm", "os": "linux", "created": "1970-01-01T00:00:01Z",
                   "docker_version": "20.10", "container_config": {"Cmd": None},

@@ -4,6 +4,7 @@ line on stderr and a non-zero exit, never a traceback (tools/cli.py for the Pyth
 tools). Run: python3 -m pytest -q tests/tools (tools/check.sh tools).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -36,13 +37,17 @@ def refused(r: subprocess.CompletedProcess, *words: str) -> None:
         assert w in lines[0], f"{w!r} not in {lines[0]!r}"
 
 
-@pytest.fixture(scope="module")
-def elf() -> Path:
-    """A real pausle binary for the host row (tools/check.sh build)."""
-    path = OUT / f"pausle-{HOST['arch']}"
+def built(program: str) -> Path:
+    """A real binary of the program for the host row (tools/check.sh build)."""
+    path = OUT / f"{program}-{HOST['arch']}"
     if not path.is_file():
         pytest.fail(f"{path} not built (tools/check.sh build, or set PAUSLE_OUT)")
     return path
+
+
+@pytest.fixture(scope="module")
+def elf() -> Path:
+    return built("pausle")
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +179,105 @@ def test_budget_unreadable_input(tmp_path):
 
 def test_manifest_unknown_key():
     refused(tool("manifest.py", "--get", "no-such-key"), "no-such-key")
+    refused(tool("manifest.py", "--program", "pong", "--get", "no-such-key"), "no-such-key", "pong")
+
+
+def test_manifest_programs():
+    """Each program's section through the command line the shell and deploy/ use."""
+    r = tool("manifest.py", "--programs")
+    assert r.returncode == 0 and r.stdout.split() == ["pausle", "pong"]
+    r = tool("manifest.py", "--program", "pong", "--get", "image")
+    assert (r.returncode, r.stdout) == (0, "ghcr.io/pausle/pong\n")
+    r = tool("manifest.py", "--get", "image")  # pausle's, as before programs
+    assert (r.returncode, r.stdout) == (0, "ghcr.io/pausle/pausle\n")
+    r = tool("manifest.py", "--program", "pong", "--get", "exposed-ports")
+    assert (r.returncode, r.stdout) == (0, "8080/tcp\n")
+    r = tool("manifest.py", "--program", "pausle", "--get", "exposed-ports")
+    assert (r.returncode, r.stdout) == (0, "")
+    refused(tool("manifest.py", "--program", "nope", "--get", "image"), "nope")
+
+
+def test_manifest_refuses_a_short_section(tmp_path):
+    """A program section without a key the tools need, or whose entrypoint is not its
+    one file, is refused by name."""
+    cargo = tmp_path / "Cargo.toml"
+    cargo.write_text('[package]\nname = "x"\nversion = "0"\n'
+                     '[package.metadata.pausle.programs.pong]\nmax-binary-bytes = 1\n')
+    with pytest.raises(SystemExit, match="programs.pong lacks max-image-bytes"):
+        manifest.program("pong", cargo)
+    section = {k: v for k, v in manifest.program("pong").items() if k != "name"}
+    section["entrypoint"] = ["/pausle"]
+    cargo.write_text('[package]\nname = "x"\nversion = "0"\n[package.metadata.pausle.programs.pong]\n'
+                     + "".join(f"{k} = {json.dumps(v)}\n" for k, v in section.items()))
+    with pytest.raises(SystemExit, match="entrypoint must start with /pong"):
+        manifest.program("pong", cargo)
+
+
+@pytest.mark.parametrize("name", ["pausle", "pong"])
+def test_budget_per_program(name, tmp_path):
+    """Each binary against its own program's max-binary-bytes: at it passes, one byte
+    over fails."""
+    budget = manifest.program(name)["max-binary-bytes"]
+    at, over = tmp_path / "at", tmp_path / "over"
+    at.write_bytes(bytes(budget))
+    over.write_bytes(bytes(budget + 1))
+    r = tool("budget.py", "--program", name, at)
+    assert r.returncode == 0 and f"/ {budget} bytes  ok" in r.stdout
+    r = tool("budget.py", "--program", name, at, over)
+    assert r.returncode == 1 and "OVER BUDGET" in r.stdout
+
+
+def test_budget_unknown_program(tmp_path):
+    refused(tool("budget.py", "--program", "nope", tmp_path), "no program 'nope'")
+
+
+def test_budget_program_from_the_name(tmp_path):
+    """Without --program, a binary's name says its program (pong-x86_64, bin/pong),
+    as check.sh's build stage and the flake name them; a name of no program is
+    refused."""
+    (tmp_path / "bin").mkdir()
+    for name in ("pong-x86_64", "bin/pong"):
+        (tmp_path / name).write_bytes(bytes(manifest.max_binary_bytes("pausle") + 1))
+    r = tool("budget.py", tmp_path / "pong-x86_64", tmp_path / "bin" / "pong")
+    assert r.returncode == 0 and r.stdout.count("ok") == 2, r.stdout
+    r = tool("budget.py", "--program", "pausle", tmp_path / "pong-x86_64")
+    assert r.returncode == 1 and "OVER BUDGET" in r.stdout
+    (tmp_path / "other-x86_64").write_bytes(b"x")
+    refused(tool("budget.py", tmp_path / "other-x86_64"), "no program 'other'")
+
+
+# --- each program's image -------------------------------------------------------------
+
+def test_unknown_program_is_refused(elf, archive, tmp_path):
+    """Every image tool refuses a program that is not in the table, before any work."""
+    refused(tool("mkimage.py", "--program", "nope", "--binary", elf, "--arch", HOST["oci-arch"],
+                 "--out", tmp_path / "o.tar"), "no program 'nope'")
+    assert not (tmp_path / "o.tar").exists()
+    refused(tool("checkimage.py", archive, "--arch", HOST["oci-arch"], "--program", "nope"),
+            "no program 'nope'")
+    refused(mkindex("--program", "nope", "--out", tmp_path / "l",
+                    "--image", f"{HOST['oci-arch']}={archive}"), "no program 'nope'")
+
+
+@pytest.fixture(scope="module")
+def pong_elf() -> Path:
+    return built("pong")
+
+
+def test_pong_image_is_pongs(pong_elf, archive, tmp_path):
+    """mkimage --program pong writes pong's image, which checkimage --program pong
+    passes and pausle's checks fail; mkindex --program pong refuses pausle's image."""
+    out = tmp_path / "pong.tar"
+    r = tool("mkimage.py", "--program", "pong", "--binary", pong_elf, "--arch", HOST["oci-arch"],
+             "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "-byte /pong" in r.stdout
+    r = tool("checkimage.py", out, "--arch", HOST["oci-arch"], "--program", "pong")
+    assert r.returncode == 0, r.stdout
+    r = tool("checkimage.py", out, "--arch", HOST["oci-arch"])
+    assert r.returncode == 1 and "FAIL  layer holds /pausle only" in r.stdout
+    refused(mkindex("--program", "pong", "--out", tmp_path / "l",
+                    "--image", f"{HOST['oci-arch']}={archive}"), "entrypoint")
 
 
 def test_pullsize_missing_input(tmp_path):
