@@ -189,7 +189,18 @@ impl Pong {
     }
 
     pub fn conn(&self) -> Conn {
-        Conn::open(self.addr())
+        match TcpStream::connect_timeout(&self.addr(), patience()) {
+            Ok(s) => Conn::from(s),
+            Err(e) => {
+                // SAFETY: kill with signal 0 only checks that the process exists.
+                let alive = unsafe { libc::kill(self.pid, 0) } == 0;
+                panic!(
+                    "connect to pong: {e} (pong {}; its stderr: {:?})",
+                    if alive { "running" } else { "gone" },
+                    self.stderr()
+                )
+            }
+        }
     }
 
     /// What pong wrote to stderr so far.
