@@ -1083,10 +1083,16 @@ fn stop_within() -> Duration {
     ms(300)
 }
 
+/// The --drain of the drain cases: 2 s, 6 s under an emulator (its requests are slow).
+fn drain_secs() -> u64 {
+    if runner().is_some() { 6 } else { 2 }
+}
+
 #[test]
 fn sigterm_with_drain_fails_readyz_closes_every_connection_and_exits_after_drain() {
-    const DRAIN: u64 = 2;
-    let mut p = Pong::start(&["--drain", &DRAIN.to_string()]);
+    // Long enough for every request below to be made while draining, even emulated.
+    let drain = drain_secs();
+    let mut p = Pong::start(&["--drain", &drain.to_string()]);
     let mut pooled = p.conn();
     pooled.send(&get("/readyz"));
     assert_eq!(pooled.response().status, 200);
@@ -1115,11 +1121,11 @@ fn sigterm_with_drain_fails_readyz_closes_every_connection_and_exits_after_drain
     let r = pooled.response();
     assert!(r.connection_has("close"), "{:?}", r.headers);
     pooled.assert_closed("a pooled connection's response while draining");
-    let status = p.wait(Duration::from_secs(DRAIN) + ms(1000));
+    let status = p.wait(Duration::from_secs(drain) + ms(1000));
     let took = sent.elapsed();
     assert!(status.success(), "{status}");
     assert!(
-        took >= Duration::from_millis(DRAIN * 1000 - 100),
+        took >= Duration::from_millis(drain * 1000 - 100),
         "exited after {took:?}"
     );
     assert_eq!(p.stderr(), "");
@@ -1224,13 +1230,14 @@ fn as_pid_1_it_reaps_orphans_and_serves_on() {
 
 #[test]
 fn as_pid_1_sigterm_with_drain_still_drains() {
-    let mut p = pong_as_pid_1(&["--drain", "1"]);
+    let drain = drain_secs();
+    let mut p = pong_as_pid_1(&["--drain", &drain.to_string()]);
     let sent = Instant::now();
     p.signal(SIGTERM);
     sleep(ms(200));
     assert_eq!(ask(&p, &get("/readyz")).status, 503);
-    assert!(p.wait(Duration::from_secs(1) + ms(1000)).success());
-    assert!(sent.elapsed() >= Duration::from_millis(900));
+    assert!(p.wait(Duration::from_secs(drain) + ms(1000)).success());
+    assert!(sent.elapsed() >= Duration::from_millis(drain * 1000 - 100));
 }
 
 // ---- the command line -------------------------------------------------------------

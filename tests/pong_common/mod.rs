@@ -191,15 +191,28 @@ impl Pong {
     pub fn conn(&self) -> Conn {
         match TcpStream::connect_timeout(&self.addr(), patience()) {
             Ok(s) => Conn::from(s),
-            Err(e) => {
-                // SAFETY: kill with signal 0 only checks that the process exists.
-                let alive = unsafe { libc::kill(self.pid, 0) } == 0;
-                panic!(
-                    "connect to pong: {e} (pong {}; its stderr: {:?})",
-                    if alive { "running" } else { "gone" },
-                    self.stderr()
-                )
-            }
+            Err(e) => panic!(
+                "connect to pong: {e} (pong {}; its stderr: {:?})",
+                self.peek_status(),
+                self.stderr()
+            ),
+        }
+    }
+
+    /// Whether the process we spawned still runs, or how it ended, without reaping it.
+    pub fn peek_status(&self) -> String {
+        // SAFETY: an all-zero siginfo_t is valid; waitid writes it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let flags = libc::WEXITED | libc::WNOWAIT | libc::WNOHANG;
+        // SAFETY: `info` is live; WNOWAIT leaves the child to be reaped by `Child`.
+        let rc = unsafe { libc::waitid(libc::P_PID, self.child.id(), &mut info, flags) };
+        // SAFETY: si_pid and si_status are set when waitid reported a child.
+        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+        match (rc, pid, info.si_code) {
+            (0, 0, _) => "running".into(),
+            (0, _, libc::CLD_EXITED) => format!("exited with {status}"),
+            (0, _, _) => format!("killed by signal {status}"),
+            _ => format!("unknown: {}", std::io::Error::last_os_error()),
         }
     }
 
