@@ -2,15 +2,23 @@
 //! built binary: `PONG_BIN` (and `PONG_RUNNER=qemu-<arch>-static` for a foreign arch;
 //! see tests/pong_common). Each case starts its own pong on a port of its own.
 //!
-//! What qemu-user cannot do, and so what is left out under a runner:
+//! What qemu-user cannot do, and so what is left out or changed under a runner:
 //! - /proc/PID/maps and /proc/PID/personality show the emulator's own mappings, not
-//!   the guest's: the W^X check reads the file's program headers instead (which runs
-//!   everywhere) and the live-mapping check runs natively only.
+//!   the guest's: the W^X check reads the file's program headers (everywhere) and
+//!   the live mappings natively only.
 //! - an external SIGILL, SIGFPE, SIGSEGV or SIGBUS kills qemu itself (it reads them as
 //!   faults of its own emulation), so the stray-signal case leaves them out there.
+//! - seccomp filters would apply to the emulator's host syscalls, not the guest's:
+//!   none is tested here (tests/seccomp covers the profile natively).
 //! - timings: every bound is multiplied by `slow()` under a runner.
-//!   PID namespaces work under qemu (`unshare` is a host program; qemu serves the
-//!   guest's wait4 with the host's), so the PID 1 cases run everywhere.
+//!
+//! PID namespaces work under qemu (`unshare` is a host program, and qemu serves the
+//! guest's wait4 with the host's), so the PID 1 cases run everywhere; so do the
+//! descriptor-limit cases (qemu passes RLIMIT_NOFILE through to the host).
+//!
+//! Not driven from outside at all: the IPv4 fallback (it needs a kernel without IPv6,
+//! which a network namespace cannot fake: disable_ipv6 leaves socket(AF_INET6) working)
+//! and the exit on a failed event-loop syscall (nothing here can make epoll_wait fail).
 
 mod pong_common;
 mod procs;

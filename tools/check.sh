@@ -120,7 +120,7 @@ stage_suite() {
 # the build stage: natively with the full corpus (3000 streams), under qemu-user with
 # 300 (the emulator is ~10x slower; pong's whole share stays under ~10 minutes).
 stage_pong() {
-  local arch qemu bin
+  local arch qemu bin seed=3001
   while read -r arch qemu; do
     bin=$out/pong-$arch
     [ -f "$bin" ] || {
@@ -128,12 +128,14 @@ stage_pong() {
       return 1
     }
     if [ "$arch" != "$host_arch" ]; then
-      say "pong: $arch under qemu-$qemu-static, 300 differential streams"
-      PONG_BIN=$bin PONG_RUNNER=qemu-$qemu-static PONG_CORPUS=300 \
+      # Each emulated arch gets the next 300 seeds: together they extend the corpus.
+      say "pong: $arch under qemu-$qemu-static, differential streams $seed-$((seed + 299))"
+      PONG_BIN=$bin PONG_RUNNER=qemu-$qemu-static PONG_CORPUS=300 PONG_SEED=$seed \
         cargo test --release --test pong --test pong_hyper
+      seed=$((seed + 300))
     fi
     runs_natively "$arch" "$qemu" "$bin" "pong $(field --get version)" || continue
-    say "pong: $arch natively, the full differential corpus"
+    say "pong: $arch natively, differential streams 1-3000"
     PONG_BIN=$bin cargo test --release --test pong --test pong_hyper
   done < <(field arch qemu)
 }
