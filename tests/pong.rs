@@ -877,11 +877,28 @@ fn round_trip_all(conns: &mut [Conn], what: &str) {
     }
 }
 
-/// Runs `cmd` with RLIMIT_NOFILE `soft`/`hard`.
-fn with_nofile(cmd: &mut Command, soft: u64, hard: u64) {
-    // SAFETY: the closure runs between fork and exec; setrlimit is async-signal-safe.
+/// Runs `cmd` with RLIMIT_NOFILE `soft`/`hard` and no descriptor above its stdio but
+/// `top`, if given, which it inherits as the highest one under the limit (as a runtime
+/// or a shell may leave one: bash's process substitution leaves fd 63 to its children).
+/// Without this, whatever inheritable descriptors ran the test would take pong's slots.
+fn with_nofile(cmd: &mut Command, soft: u64, hard: u64, top: Option<c_int>) {
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+    // functions (fcntl, close, dup2, setrlimit). Close-on-exec descriptors (std's own
+    // exec-error pipe, `top` itself) are left to exec.
     unsafe {
         cmd.pre_exec(move || {
+            for fd in 3..soft as c_int {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                    libc::close(fd);
+                }
+            }
+            // dup2 clears close-on-exec on the copy: pong inherits it.
+            if let Some(fd) = top
+                && libc::dup2(fd, soft as c_int - 1) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             let lim = libc::rlimit {
                 rlim_cur: soft,
                 rlim_max: hard,
@@ -912,7 +929,7 @@ fn ten_thousand_connections_at_once_from_a_soft_limit_of_1024() {
     );
     // Many nodes start containers with a soft limit of 1024: pong raises its own.
     let p = Pong::start_with(&[], |cmd| {
-        with_nofile(cmd, 1024, 10_200);
+        with_nofile(cmd, 1024, 10_200, None);
     });
     let limits = fs::read_to_string(format!("/proc/{}/limits", p.pid)).unwrap();
     let line = limits
@@ -992,10 +1009,26 @@ fn cpu_ticks(pid: pid_t) -> u64 {
 #[test]
 fn at_its_connection_limit_a_new_connection_is_accepted_and_closed_at_once() {
     // Lower the descriptor limit, soft and hard, so that pong's limit is reachable.
-    const NOFILE: u64 = 64;
-    let mut p = Pong::start_with(&[], |cmd| {
-        with_nofile(cmd, NOFILE, NOFILE);
-    });
+    let p = Pong::start_with(&[], |cmd| with_nofile(cmd, NOFILE, NOFILE, None));
+    assert_limit_holds(p);
+}
+
+#[test]
+fn a_descriptor_inherited_at_the_top_does_not_break_the_limit() {
+    // The highest descriptor under the limit is taken before pong starts: at its limit
+    // accept4 then fails with EMFILE, which must not end it.
+    let null = fs::File::open("/dev/null").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&null);
+    let p = Pong::start_with(&[], |cmd| with_nofile(cmd, NOFILE, NOFILE, Some(fd)));
+    assert_limit_holds(p);
+}
+
+/// RLIMIT_NOFILE of the connection-limit cases.
+const NOFILE: u64 = 64;
+
+/// Fills pong's connection slots and more: the first are served, every later one is
+/// accepted and closed at once, pong does not spin there, and a freed slot serves.
+fn assert_limit_holds(mut p: Pong) {
     let mut served = Vec::new();
     let mut refused = 0;
     for i in 0..NOFILE as usize + 16 {
