@@ -16,7 +16,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+mod procs;
+
 use libc::{SIGCHLD, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, c_int, pid_t};
+use procs::*;
 
 /// How long anything may take before a case fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -47,22 +50,6 @@ fn pausle(args: &[&str]) -> Command {
     cmd
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// `unshare` making `argv` PID 1 of a new PID namespace with its own /proc.
-fn in_new_pid_namespace(argv: &[OsString]) -> Command {
-    let mut cmd = Command::new("unshare");
-    if !is_root() {
-        cmd.arg("--map-root-user");
-    }
-    cmd.args(["--pid", "--fork", "--mount-proc", "--"])
-        .args(argv);
-    cmd
-}
-
 fn kill(pid: pid_t, sig: c_int) {
     // SAFETY: kill has no memory preconditions.
     let rc = unsafe { libc::kill(pid, sig) };
@@ -72,27 +59,6 @@ fn kill(pid: pid_t, sig: c_int) {
         "kill({pid}, {sig}): {}",
         std::io::Error::last_os_error()
     );
-}
-
-/// Fields of /proc/PID/stat after the command name: state, then ppid.
-fn stat(pid: pid_t) -> Option<(char, pid_t)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((state, fields.next()?.parse().ok()?))
-}
-
-/// (pid, state) of every process whose parent is `parent`.
-fn children(parent: pid_t) -> Vec<(pid_t, char)> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return vec![];
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter_map(|pid| match stat(pid) {
-            Some((state, ppid)) if ppid == parent => Some((pid, state)),
-            _ => None,
-        })
-        .collect()
 }
 
 fn zombies(parent: pid_t) -> usize {
@@ -246,23 +212,12 @@ impl Drop for Pausle {
     }
 }
 
-/// Signals a user-mode emulator cannot take from outside: qemu-user reads an external
-/// SIGILL, SIGFPE, SIGSEGV or SIGBUS as a fault of its own emulation and dies of it,
-/// whatever the guest has blocked. On hardware pausle keeps them pending like any other.
-fn emulator_faults() -> &'static [c_int] {
-    if runner().is_some() {
-        &[libc::SIGILL, libc::SIGFPE, libc::SIGSEGV, libc::SIGBUS]
-    } else {
-        &[]
-    }
-}
-
 /// Every signal a sender can deliver and pausle must shrug off.
 fn stray_signals() -> Vec<c_int> {
     (1..=64)
         .filter(|s| {
             ![SIGKILL, SIGSTOP, SIGINT, SIGTERM, SIGCHLD].contains(s)
-                && !emulator_faults().contains(s)
+                && !emulator_faults(runner().is_some()).contains(s)
         })
         .collect()
 }
@@ -290,24 +245,9 @@ fn sigint_from_the_parent_namespace_stops_pid_1() {
 #[test]
 fn kill_term_1_from_inside_the_namespace_stops_it() {
     let mut p = Pausle::init();
-    let mut nsenter = Command::new("nsenter");
-    if !is_root() {
-        nsenter.args(["--user", "--preserve-credentials"]);
-    }
-    let target = p.pid.to_string();
+    let target = p.pid;
     let sent = Instant::now();
-    let status = nsenter
-        .args([
-            "--target",
-            &target,
-            "--pid",
-            "--mount",
-            "sh",
-            "-c",
-            "kill -TERM 1",
-        ])
-        .status()
-        .unwrap();
+    let status = nsenter_sh(target, "kill -TERM 1").status().unwrap();
     // When a namespace's init exits the kernel SIGKILLs everything left in it, so the
     // shell may die with pausle before it exits on its own: either outcome is fine.
     assert!(
@@ -364,23 +304,7 @@ fn reaps_hundreds_of_orphans() {
     let mut p = Pausle::init();
     // A shell inside the namespace starts sleepers and exits at once: its orphans are
     // re-parented to the namespace's init, which must reap them when they die.
-    let script = format!("i=0; while [ $i -lt {ORPHANS} ]; do sleep 2 & i=$((i+1)); done");
-    let mut nsenter = Command::new("nsenter");
-    if !is_root() {
-        nsenter.args(["--user", "--preserve-credentials"]);
-    }
-    let status = nsenter
-        .args([
-            "--target",
-            &p.pid.to_string(),
-            "--pid",
-            "--mount",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
+    let status = make_orphans(p.pid, ORPHANS, 2);
     assert!(status.success(), "nsenter: {status}");
     let adopted = children(p.pid).len();
     assert!(

@@ -88,25 +88,55 @@ stage_budget() {
   python3 tools/budget.py "${bins[@]}"
 }
 
+# Whether the kernel runs `bin` of `arch` itself (x86_64 runs i686) rather than through
+# qemu: then its suite runs natively too, where /proc shows the process itself.
+# binfmt_misc would route it through qemu behind our back, so only when no entry for
+# this emulator is enabled; `want` is what `bin --version` must print.
+runs_natively() {
+  local arch=$1 qemu=$2 bin=$3 want=$4
+  [ "$arch" = "$host_arch" ] && return 0
+  [ "$(head -n 1 "/proc/sys/fs/binfmt_misc/qemu-$qemu" 2>/dev/null)" != enabled ] &&
+    [ "$(timeout 5 "$bin" --version 2>/dev/null)" = "$want" ]
+}
+
 stage_suite() {
   say "behaviour suite: host build"
-  cargo test --release
+  cargo test --release --test behaviour
   local arch qemu bin
   while read -r arch qemu; do
     bin=$out/pausle-$arch
     if [ "$arch" != "$host_arch" ]; then
       say "behaviour suite: $arch under qemu-$qemu-static"
       PAUSLE_BIN=$bin PAUSLE_RUNNER=qemu-$qemu-static cargo test --release --test behaviour
-      # A kernel may run another arch itself (x86_64 runs i686): then test it natively
-      # too, where /proc shows the process itself. binfmt_misc would route it through
-      # qemu behind our back, so only when no entry for this emulator is enabled.
-      if [ "$(head -n 1 "/proc/sys/fs/binfmt_misc/qemu-$qemu" 2>/dev/null)" = enabled ] ||
-        [ "$(timeout 5 "$bin" --version 2>/dev/null)" != "pausle $(field --get version)" ]; then
-        continue
-      fi
     fi
+    runs_natively "$arch" "$qemu" "$bin" "pausle $(field --get version)" || continue
     say "behaviour suite: $arch natively"
     PAUSLE_BIN=$bin cargo test --release --test behaviour
+  done < <(field arch qemu)
+}
+
+# pong (issue #11): tests/pong.rs, its contract through real sockets, and
+# tests/pong_hyper.rs, the differential test against hyper, on every arch's binary from
+# the build stage: natively with the full corpus (3000 streams), under qemu-user with
+# 300 (the emulator is ~10x slower; pong's whole share stays under ~10 minutes).
+stage_pong() {
+  local arch qemu bin seed=3001
+  while read -r arch qemu; do
+    bin=$out/pong-$arch
+    [ -f "$bin" ] || {
+      echo "check.sh: no $bin: run the build stage first" >&2
+      return 1
+    }
+    if [ "$arch" != "$host_arch" ]; then
+      # Each emulated arch gets the next 300 seeds: together they extend the corpus.
+      say "pong: $arch under qemu-$qemu-static, differential streams $seed-$((seed + 299))"
+      PONG_BIN=$bin PONG_RUNNER=qemu-$qemu-static PONG_CORPUS=300 PONG_SEED=$seed \
+        cargo test --release --test pong --test pong_hyper
+      seed=$((seed + 300))
+    fi
+    runs_natively "$arch" "$qemu" "$bin" "pong $(field --get version)" || continue
+    say "pong: $arch natively, differential streams 1-3000"
+    PONG_BIN=$bin cargo test --release --test pong --test pong_hyper
   done < <(field arch qemu)
 }
 
@@ -159,7 +189,7 @@ stage_bench() {
   python3 bench/run.py --pong-check-readme
 }
 
-all=(lint build budget suite nix docker index runtimes deploy seccomp tools bench)
+all=(lint build budget suite pong nix docker index runtimes deploy seccomp tools bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do
