@@ -11,52 +11,20 @@
 //! and a blocked signal can neither kill nor stop-and-forget us (SIGKILL and SIGSTOP
 //! cannot be blocked and still work, as they should).
 //!
-//! This file is the whole policy and is the same on every arch; `arch/<arch>.rs` holds
-//! only `_start` and the syscall instruction.
+//! This file is the whole policy and is the same on every arch; `rt.rs`, the runtime it
+//! shares with pong, holds the signal sets, and `arch/<arch>.rs` `_start` and the
+//! syscall instruction.
 #![no_std]
 #![no_main]
 
-#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
-#[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
-#[cfg_attr(target_arch = "powerpc64", path = "arch/powerpc64.rs")]
-#[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
-#[cfg_attr(target_arch = "x86", path = "arch/x86.rs")]
-#[cfg_attr(target_arch = "loongarch64", path = "arch/loongarch64.rs")]
-mod arch;
+mod rt;
 
-// The shipped (musl) builds are linked straight to a flat image whose first bytes are
-// this ELF header (see src/link.ld); the host dev build is an ordinary ELF from the
-// platform linker and needs none.
-#[cfg(target_env = "musl")]
-mod elf;
+/// The image has no writable segment (src/elf.rs): pausle writes nothing but its stack.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+const DATA_SEGMENTS: usize = 0;
 
-use arch::{syscall4, syscall4_discard};
-use libc::{SIG_BLOCK, SIGCHLD, SIGINT, SIGTERM, STDERR_FILENO, STDOUT_FILENO, WNOHANG, c_int};
-
-/// The kernel's signal set: one bit per signal 1..=64. `_NSIG` is 64 on every arch we
-/// build, and the `rt_*` syscalls insist on exactly this size (libc's `sigset_t` is a
-/// larger userspace type they reject with EINVAL).
-type KernelSigset = u64;
-const SIGSET_BYTES: usize = core::mem::size_of::<KernelSigset>();
-
-const fn bit(sig: c_int) -> KernelSigset {
-    1 << (sig - 1)
-}
-
-/// Every signal. Blocking SIGKILL and SIGSTOP is silently ignored by the kernel, and a
-/// synchronous fault (a real SIGSEGV, say) is still delivered: blocking only protects
-/// us from signals that someone *sends*.
-const ALL: KernelSigset = !0;
-/// What we wait for: a request to stop, or a child to reap.
-const WAITED: KernelSigset = bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD);
-// pause() tells the stop signals from SIGCHLD by being below it.
-const _: () = assert!(SIGINT < SIGCHLD && SIGTERM < SIGCHLD);
-// The sets as the kernel reads them, in native byte order: as bytes they need no 8-byte
-// alignment in the image, which would cost padding after the code on some arches.
-const ALL_BYTES: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
-const WAITED_BYTES: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
+use libc::{SIGCHLD, STDERR_FILENO, STDOUT_FILENO};
+use rt::arch::{self, syscall4_discard};
 
 const VERSION: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b"usage: pausle [-v|--version]\n";
@@ -88,28 +56,21 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
 
 /// Waits until told to stop, reaping children all along; returns the exit status.
 fn pause() -> i32 {
-    // SAFETY: the set pointers refer to constants of the size passed; the other pointer
-    // arguments are NULL, which these syscalls accept.
+    rt::block_all!();
+    // SAFETY: the set pointer refers to a constant of the size passed; the other pointer
+    // arguments are NULL, which rt_sigtimedwait accepts.
     unsafe {
-        syscall4_discard(
-            libc::SYS_rt_sigprocmask,
-            SIG_BLOCK as usize,
-            &ALL_BYTES as *const _ as usize,
-            0,
-            SIGSET_BYTES,
-        );
         loop {
             // Reap before every wait: the first pass collects zombies that predate our
             // execve (their SIGCHLD went to whoever we were before and is gone), the
-            // rest answer SIGCHLD. Children that die together raise one SIGCHLD, so
-            // reap until none is left; WNOHANG makes "none dead yet" return 0.
-            while syscall4(libc::SYS_wait4, -1isize as usize, 0, WNOHANG as usize, 0) > 0 {}
-            let sig = syscall4(
+            // rest answer SIGCHLD.
+            rt::reap();
+            let sig = arch::syscall4(
                 libc::SYS_rt_sigtimedwait,
-                &WAITED_BYTES as *const _ as usize,
+                &rt::WAITED_BYTES as *const _ as usize,
                 0,
                 0,
-                SIGSET_BYTES,
+                rt::SIGSET_BYTES,
             );
             // We only wait for SIGINT, SIGTERM and SIGCHLD, so a positive result below
             // SIGCHLD is one of the first two. Anything else is SIGCHLD, or a failure

@@ -81,6 +81,36 @@ pub unsafe fn syscall4_discard(n: libc::c_long, a: usize, b: usize, c: usize, d:
     }
 }
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in r7; a failure (cr0.SO set, errno
+    // positive in r3) is negated to -errno like every other arch's.
+    unsafe {
+        asm!(
+            "sc",
+            "bns+ 2f",
+            "neg 3, 3",
+            "2:",
+            inlateout("r0") n => _,
+            inlateout("r3") a as isize => ret,
+            inlateout("r4") b => _,
+            inlateout("r5") c => _,
+            inlateout("r6") d => _,
+            inlateout("r7") e => _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+            out("ctr") _, out("xer") _, out("cr0") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety

@@ -1,0 +1,762 @@
+//! pong: an HTTP/1.1 responder of a few kilobytes for data-plane latency tests. Every
+//! request gets `200 OK` at once (or what its query asks for: `status=`, `size=`,
+//! `delay=`); `/healthz` and `/readyz` are the probes. One thread, one epoll set holding
+//! the listening socket, a signalfd and one timerfd, fixed per-connection state indexed
+//! by file descriptor, no heap. As PID 1 it keeps pausle's signal policy (src/rt.rs):
+//! every signal blocked and taken synchronously, children reaped.
+#![no_std]
+#![no_main]
+// There is no libc to supply memcpy, memmove or strlen (compiler_builtins has them only
+// for targets without one): keep LLVM from turning loops into calls to them. Copies are
+// byte loops instead (the longest is a partial request moved to the buffer's front).
+#![no_builtins]
+
+#[path = "../rt.rs"]
+mod rt;
+
+mod http;
+
+use http::Request;
+use libc::{EAGAIN, EINTR, EPOLLIN, EPOLLOUT, c_long};
+
+/// The image has one writable segment, for `STATE` (src/elf.rs).
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+const DATA_SEGMENTS: usize = 1;
+
+/// Connection slots, indexed by file descriptor: 10,240 connections beside the few
+/// descriptors pong holds itself. A descriptor at or above the limit (this, or the
+/// soft RLIMIT_NOFILE less one) is accepted and closed at once.
+const SLOTS: usize = 10_240 + 16;
+/// A request head (request line and header lines) must fit in this; over it is a 431
+/// (414 when the request line itself does not fit).
+const HEAD: usize = 8192;
+/// Responses waiting to be written on one connection: pipelined requests are answered
+/// into it and written with one writev.
+const OUT: usize = 2048;
+/// The most one answer adds to `out`: 100 Continue, the longest head, the 400's text.
+const ROOM: usize = 256;
+
+/// Where a connection's input stands.
+const P_HEAD: u8 = 0; // reading a request head
+const P_BODY: u8 = 1; // skipping Content-Length body bytes
+const P_SIZE: u8 = 2; // a chunk-size line
+const P_DATA: u8 = 3; // skipping chunk data
+const P_CRLF: u8 = 4; // the line ending after chunk data
+const P_TRAILER: u8 = 5; // trailer lines, up to an empty one
+const P_READY: u8 = 6; // the request is complete: answer it
+const P_DELAY: u8 = 7; // holding the answer until `deadline`
+const P_LINGER: u8 = 8; // answered with close: discard input until the peer closes
+
+/// epoll tags of pong's own descriptors; a connection's tag is its descriptor.
+const T_LISTEN: u64 = SLOTS as u64;
+const T_SIGNAL: u64 = SLOTS as u64 + 1;
+const T_TIMER: u64 = SLOTS as u64 + 2;
+
+const VERSION: &[u8] = concat!("pong ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
+const USAGE: &[u8] = b"usage: pong [--port N] [--drain SECONDS] | -v | --version\n";
+/// The longest --drain, a day.
+const MAX_DRAIN: u64 = 86_400;
+
+struct Conn {
+    /// Unparsed input is `buf[start..len]`.
+    start: u32,
+    len: u32,
+    phase: u8,
+    /// The epoll events asked for (EPOLLIN, EPOLLOUT or none while delayed).
+    events: u8,
+    /// Whether our side is shut down (after a closing answer).
+    shut: bool,
+    /// The request being read or answered.
+    req: Request,
+    /// Body bytes still to skip: Content-Length's, or the current chunk's.
+    left: u64,
+    /// When a delayed answer is due (see `after`).
+    deadline: u64,
+    /// Waiting to be written: `out[sent..queued]`, then `zeros` body bytes.
+    sent: u32,
+    queued: u32,
+    zeros: u32,
+    buf: [u8; HEAD],
+    out: [u8; OUT],
+}
+
+/// Everything but the connections.
+struct Global {
+    ep: usize,
+    listen: usize,
+    signal: usize,
+    timer: usize,
+    /// Connections use descriptors below this.
+    limit: usize,
+    /// The highest descriptor a connection has had: the timer scans up to it.
+    top: usize,
+    /// The deadline the timer is armed for (0: none).
+    next: u64,
+    drain: u32,
+    draining: bool,
+    drain_until: u64,
+    /// The Date header's value and the second it was made for (RFC 9110 6.6.1).
+    date: [u8; 29],
+    date_of: usize,
+    events: [libc::epoll_event; 64],
+    scratch: [u8; 128],
+}
+
+struct State {
+    global: Global,
+    conns: [Conn; SLOTS],
+    /// `size=` bodies are written from here: zero pages, never written.
+    zeros: [u8; http::MAX_SIZE as usize],
+}
+
+/// All of pong's writable state, zero at start: it lives in the image's read+write
+/// segment (.bss), which takes no bytes of the file.
+static mut STATE: State = unsafe { core::mem::zeroed() };
+
+/// A raw system call (`rt::arch`), its result or -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+unsafe fn sys(n: c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    // SAFETY: passed on from the caller; the fifth argument is unused (0) by every
+    // call here but setsockopt's, which goes through syscall5 itself.
+    unsafe { rt::arch::syscall5(n, a, b, c, d, 0) }
+}
+
+fn write(fd: usize, text: &[u8]) {
+    // SAFETY: `text` is live for the length passed. If the write fails there is no one
+    // left to tell.
+    unsafe { sys(libc::SYS_write, fd, text.as_ptr() as usize, text.len(), 0) };
+}
+
+fn close(fd: usize) {
+    // SAFETY: closes a descriptor pong owns; nothing refers to it afterwards.
+    unsafe { sys(libc::SYS_close, fd, 0, 0, 0) };
+}
+
+fn exit(code: i32) -> ! {
+    // SAFETY: exit_group takes no pointers.
+    unsafe { rt::arch::exit(code) }
+}
+
+/// A loop syscall failed with something other than EINTR/EAGAIN: one line, exit 1.
+fn fatal(what: &[u8], err: isize) -> ! {
+    let mut line = [0u8; 48];
+    let mut w = Writer { buf: &mut line, n: 0 };
+    w.put(b"pong: ");
+    w.put(what);
+    w.put(b" failed, errno ");
+    w.num(err.unsigned_abs() as u32);
+    w.put(b"\n");
+    let n = w.n;
+    write(2, line.get(..n).unwrap_or_default());
+    exit(1)
+}
+
+/// `r` when it is not negative, else the end of the process.
+fn check(r: isize, what: &[u8]) -> usize {
+    if r < 0 {
+        fatal(what, r);
+    }
+    r as usize
+}
+
+/// Sets what epoll reports for `fd`, tagged `tag`.
+fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
+    let mut ev = libc::epoll_event { events, u64: tag };
+    // SAFETY: `ev` is a live epoll_event; the kernel copies it.
+    unsafe { sys(libc::SYS_epoll_ctl, g.ep, op as usize, fd, &raw mut ev as usize) }
+}
+
+/// The monotonic clock `us` microseconds and `secs` seconds from now, as seconds << 32
+/// | nanoseconds: ordered like the time, and no 64-bit division on 32-bit arches.
+fn after(us: u32, secs: u32) -> u64 {
+    let mut ts = [0usize; 2];
+    // SAFETY: `ts` is a timespec of the native word size, which the (non-time64)
+    // clock_gettime of every arch we build writes.
+    unsafe { sys(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC as usize, &raw mut ts as usize, 0, 0) };
+    let [s, ns] = ts;
+    let mut ns = ns as u32 + us % 1_000_000 * 1000;
+    let mut s = s as u64 + (us / 1_000_000 + secs) as u64;
+    if ns >= 1_000_000_000 {
+        ns -= 1_000_000_000;
+        s += 1;
+    }
+    s << 32 | ns as u64
+}
+
+/// Makes sure the timer fires by `deadline`.
+fn arm(g: &mut Global, deadline: u64) {
+    if g.next != 0 && g.next <= deadline {
+        return;
+    }
+    g.next = deadline;
+    let spec = [0, 0, (deadline >> 32) as usize, deadline as u32 as usize];
+    // SAFETY: `spec` is an itimerspec (no interval, an absolute expiry) of the native
+    // word size; the old-value pointer is NULL.
+    unsafe {
+        sys(
+            libc::SYS_timerfd_settime,
+            g.timer,
+            libc::TFD_TIMER_ABSTIME as usize,
+            &raw const spec as usize,
+            0,
+        )
+    };
+}
+
+/// Appends to a byte buffer, dropping what does not fit (never the case by `ROOM`).
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    n: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, s: &[u8]) {
+        for &b in s {
+            if let Some(p) = self.buf.get_mut(self.n) {
+                *p = b;
+                self.n += 1;
+            }
+        }
+    }
+
+    fn num(&mut self, mut v: u32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
+            i -= 1;
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(digits.get(i..).unwrap_or_default());
+    }
+
+    fn two(&mut self, v: u32) {
+        self.put(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
+    }
+}
+
+/// Refreshes the Date value when the second has changed: one clock_gettime per
+/// wake-up, the formatting at most once a second.
+fn date(g: &mut Global) {
+    let mut ts = [0usize; 2];
+    // SAFETY: as in `after`.
+    unsafe { sys(libc::SYS_clock_gettime, libc::CLOCK_REALTIME as usize, &raw mut ts as usize, 0, 0) };
+    let now = ts[0];
+    if now == g.date_of {
+        return;
+    }
+    g.date_of = now;
+    // Days since 1970-01-01 (a Thursday) to a civil date, after Howard Hinnant's
+    // days_from_civil inverse, with the year starting in March; all in u32.
+    let days = (now / 86_400) as u32;
+    let secs = (now % 86_400) as u32;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let year = yoe + era * 400 + (mp >= 10) as u32;
+    let name = |names: &'static [u8], i: u32| names.get(i as usize * 3..i as usize * 3 + 3).unwrap_or_default();
+    let mut w = Writer { buf: &mut g.date, n: 0 };
+    w.put(name(b"ThuFriSatSunMonTueWed", days % 7));
+    w.put(b", ");
+    w.two(day);
+    w.put(b" ");
+    w.put(name(b"MarAprMayJunJulAugSepOctNovDecJanFeb", mp));
+    w.put(b" ");
+    w.num(year);
+    w.put(b" ");
+    w.two(secs / 3600);
+    w.put(b":");
+    w.two(secs / 60 % 60);
+    w.put(b":");
+    w.two(secs % 60);
+    w.put(b" GMT");
+}
+
+/// Queues the answer to `c.req`.
+fn answer(c: &mut Conn, g: &Global) {
+    let r = c.req;
+    let close = r.flags & http::CLOSE != 0 || g.draining;
+    let text = if r.flags & http::WEIGHTED != 0 { http::WEIGHTED_TEXT } else { &[] };
+    let length = if text.is_empty() { r.size } else { text.len() as u32 };
+    let mut w = Writer {
+        buf: &mut c.out,
+        n: c.queued as usize,
+    };
+    w.put(b"HTTP/1.1 ");
+    w.num(r.status as u32);
+    w.put(b" \r\nDate: ");
+    w.put(&g.date);
+    w.put(b"\r\n");
+    // 204 has no Content-Length (RFC 9110 8.6); HEAD and 304 state the length GET
+    // would have and send no body.
+    if r.status != 204 {
+        w.put(b"Content-Length: ");
+        w.num(length);
+        w.put(b"\r\n");
+    }
+    if close {
+        w.put(b"Connection: close\r\n");
+    } else if r.flags & http::KEEP_ALIVE != 0 {
+        w.put(b"Connection: keep-alive\r\n");
+    }
+    w.put(b"\r\n");
+    if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
+        w.put(text);
+        if text.is_empty() {
+            c.zeros = r.size;
+        }
+    }
+    c.queued = w.n as u32;
+    c.phase = if close { P_LINGER } else { P_HEAD };
+}
+
+/// Answers `status` and closes: the input cannot be read on.
+fn fail(c: &mut Conn, status: u16) {
+    c.req = http::failure(status);
+    c.phase = P_READY;
+}
+
+/// Advances `c` over its buffered input by one step; false when it cannot go on
+/// without more input or time.
+fn step(c: &mut Conn, g: &mut Global) -> bool {
+    let Some(data) = c.buf.get(c.start as usize..c.len as usize) else {
+        return false;
+    };
+    // Nothing incomplete may fill the whole buffer: it would never complete.
+    let full = data.len() == HEAD;
+    match c.phase {
+        P_HEAD => {
+            // RFC 9112 2.2: empty lines before a request line are ignored.
+            if data.first() == Some(&b'\n') || data.starts_with(b"\r\n") {
+                c.start += 1 + (data.first() == Some(&b'\r')) as u32;
+                return true;
+            }
+            match http::parse(data, g.draining) {
+                Some((n, r)) => {
+                    c.start += n as u32;
+                    c.req = r;
+                    if r.flags & http::CONTINUE != 0 {
+                        let mut w = Writer {
+                            buf: &mut c.out,
+                            n: c.queued as usize,
+                        };
+                        w.put(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        c.queued = w.n as u32;
+                    }
+                    c.left = r.body;
+                    c.phase = if r.flags & http::CHUNKED != 0 {
+                        P_SIZE
+                    } else if r.body > 0 {
+                        P_BODY
+                    } else {
+                        P_READY
+                    };
+                }
+                None if full => fail(c, if http::line(data).is_none() { 414 } else { 431 }),
+                None => return false,
+            }
+        }
+        P_BODY | P_DATA => {
+            if data.is_empty() {
+                return false;
+            }
+            let n = c.left.min(data.len() as u64);
+            c.start += n as u32;
+            c.left -= n;
+            if c.left == 0 {
+                c.phase = if c.phase == P_BODY { P_READY } else { P_CRLF };
+            }
+        }
+        P_SIZE | P_CRLF | P_TRAILER => {
+            let Some((n, line)) = http::line(data) else {
+                if full {
+                    fail(c, 400);
+                    return true;
+                }
+                return false;
+            };
+            c.start += n as u32;
+            match (c.phase, http::chunk_size(line)) {
+                (P_SIZE, Some(0)) => c.phase = P_TRAILER,
+                (P_SIZE, Some(size)) => {
+                    c.left = size;
+                    c.phase = P_DATA;
+                }
+                (P_CRLF, _) if line.is_empty() => c.phase = P_SIZE,
+                (P_TRAILER, _) if line.is_empty() => c.phase = P_READY,
+                (P_TRAILER, _) => {}
+                _ => fail(c, 400),
+            }
+        }
+        P_READY if c.req.delay != 0 => {
+            c.deadline = after(c.req.delay, 0);
+            c.phase = P_DELAY;
+            arm(g, c.deadline);
+            return false;
+        }
+        P_READY => answer(c, g),
+        P_DELAY => return false,
+        _ => {
+            c.start = c.len;
+            return false;
+        }
+    }
+    true
+}
+
+/// Ends connection `fd` and frees its slot.
+fn drop_conn(c: &mut Conn, fd: usize) {
+    close(fd);
+    c.start = 0;
+    c.len = 0;
+    c.phase = P_HEAD;
+    c.shut = false;
+    c.sent = 0;
+    c.queued = 0;
+    c.zeros = 0;
+}
+
+/// Reads once if `readable`, answers every complete request and writes what it can.
+fn serve(s: &mut State, fd: usize, readable: bool) {
+    let (g, zeros) = (&mut s.global, &s.zeros);
+    let Some(c) = s.conns.get_mut(fd) else {
+        return;
+    };
+    if readable {
+        let (start, len) = (c.start as usize, c.len as usize);
+        for i in start..len {
+            if let Some(&b) = c.buf.get(i) {
+                if let Some(to) = c.buf.get_mut(i - start) {
+                    *to = b;
+                }
+            }
+        }
+        c.len = if c.phase == P_LINGER { 0 } else { (len - start) as u32 };
+        c.start = 0;
+        if let Some(room) = c.buf.get_mut(c.len as usize..).filter(|r| !r.is_empty()) {
+            // SAFETY: `room` is live, writable memory of the length passed.
+            let n = unsafe { sys(libc::SYS_read, fd, room.as_mut_ptr() as usize, room.len(), 0) };
+            if n == 0 || (n < 0 && n != -EAGAIN as isize && n != -EINTR as isize) {
+                return drop_conn(c, fd);
+            }
+            c.len += n.max(0) as u32;
+        }
+    }
+    let mut waiting;
+    loop {
+        let mut blocked = false;
+        while c.zeros == 0 && c.queued as usize + ROOM <= OUT {
+            if !step(c, g) {
+                blocked = true;
+                break;
+            }
+        }
+        let head = c.out.get(c.sent as usize..c.queued as usize).unwrap_or_default();
+        waiting = head.len() + c.zeros as usize;
+        if waiting > 0 {
+            let iov = [
+                libc::iovec {
+                    iov_base: head.as_ptr() as *mut _,
+                    iov_len: head.len(),
+                },
+                libc::iovec {
+                    iov_base: zeros.as_ptr() as *mut _,
+                    iov_len: c.zeros as usize,
+                },
+            ];
+            // SAFETY: both iovecs describe live memory of the lengths given.
+            let n = unsafe { sys(libc::SYS_writev, fd, iov.as_ptr() as usize, 2, 0) };
+            if n < 0 && n != -EAGAIN as isize && n != -EINTR as isize {
+                return drop_conn(c, fd);
+            }
+            let n = n.max(0) as usize;
+            waiting -= n;
+            if n >= head.len() {
+                c.zeros -= (n - head.len()) as u32;
+                c.sent = 0;
+                c.queued = 0;
+            } else {
+                c.sent += n as u32;
+            }
+            if waiting > 0 {
+                break;
+            }
+        }
+        if c.phase == P_LINGER && !c.shut {
+            // Half-close, then read until the peer closes: closing with its unread
+            // requests still queued would reset the connection and could destroy the
+            // answer before the peer reads it.
+            // SAFETY: shutdown takes no pointers.
+            unsafe { sys(libc::SYS_shutdown, fd, libc::SHUT_WR as usize, 0, 0) };
+            c.shut = true;
+        }
+        if blocked {
+            break;
+        }
+    }
+    let want = if waiting > 0 {
+        EPOLLOUT
+    } else if c.phase == P_DELAY {
+        0
+    } else {
+        EPOLLIN
+    } as u8;
+    if want != c.events {
+        c.events = want;
+        check(ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64), b"epoll_ctl");
+    }
+}
+
+fn accept(s: &mut State) {
+    let g = &mut s.global;
+    // SAFETY: NULL address pointers: the peer's address is not wanted.
+    let fd = unsafe {
+        sys(
+            libc::SYS_accept4,
+            g.listen,
+            0,
+            0,
+            (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as usize,
+        )
+    };
+    if fd == -EAGAIN as isize || fd == -EINTR as isize || fd == -libc::ECONNABORTED as isize {
+        return;
+    }
+    let fd = check(fd, b"accept4");
+    // At the limit: accepted and closed at once, so the backlog never fills with
+    // connections that wait for nothing.
+    let Some(c) = s.conns.get_mut(fd).filter(|_| fd < g.limit) else {
+        return close(fd);
+    };
+    check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64), b"epoll_ctl");
+    c.events = EPOLLIN as u8;
+    g.top = g.top.max(fd);
+}
+
+fn signal(s: &mut State) {
+    let g = &mut s.global;
+    // SAFETY: `scratch` is live and exactly one signalfd_siginfo long.
+    let n = unsafe { sys(libc::SYS_read, g.signal, g.scratch.as_mut_ptr() as usize, 128, 0) };
+    if n < 4 {
+        return;
+    }
+    let [a, b, c, d, ..] = g.scratch;
+    match u32::from_ne_bytes([a, b, c, d]) as i32 {
+        libc::SIGINT => exit(0),
+        libc::SIGTERM if g.drain == 0 => exit(0),
+        // Draining: /readyz answers 503 and every answer closes its connection, so the
+        // endpoint leaves the load balancers before the process goes.
+        libc::SIGTERM if !g.draining => {
+            g.draining = true;
+            g.drain_until = after(0, g.drain);
+            arm(g, g.drain_until);
+        }
+        _ => rt::reap(),
+    }
+}
+
+fn timer(s: &mut State) {
+    let g = &mut s.global;
+    // SAFETY: `scratch` is live and longer than the timer's 8-byte expiry count.
+    unsafe { sys(libc::SYS_read, g.timer, g.scratch.as_mut_ptr() as usize, 8, 0) };
+    let now = after(0, 0);
+    g.next = 0;
+    if g.draining {
+        if g.drain_until <= now {
+            exit(0);
+        }
+        arm(g, g.drain_until);
+    }
+    for fd in 0..=s.global.top {
+        let Some(c) = s.conns.get_mut(fd).filter(|c| c.phase == P_DELAY) else {
+            continue;
+        };
+        if c.deadline <= now {
+            c.req.delay = 0;
+            c.phase = P_READY;
+            serve(s, fd, false);
+        } else {
+            let deadline = c.deadline;
+            arm(&mut s.global, deadline);
+        }
+    }
+}
+
+/// The C string at `p` as a slice.
+///
+/// # Safety
+/// `p` must point to a NUL-terminated string that outlives the slice.
+unsafe fn arg<'a>(p: *const u8) -> &'a [u8] {
+    let mut n = 0;
+    // SAFETY: reads stop at the NUL, within the string.
+    while unsafe { *p.add(n) } != 0 {
+        n += 1;
+    }
+    // SAFETY: the n bytes before the NUL are the string.
+    unsafe { core::slice::from_raw_parts(p, n) }
+}
+
+/// Called by the arch's `_start` with the initial stack pointer, where the kernel put
+/// `argc` followed by `argv[0..argc]` and a NULL.
+///
+/// # Safety
+/// `sp` must be the process's initial stack pointer as set up by `execve`.
+unsafe extern "C" fn start(sp: *const usize) -> ! {
+    // SAFETY: execve puts argc at sp[0], then argc pointers to NUL-terminated strings.
+    let (argc, argv) = unsafe { (*sp, sp.add(1) as *const *const u8) };
+    let (mut port, mut drain) = (8080, 0);
+    let mut i = 1;
+    while i < argc {
+        // SAFETY: i < argc, and so is i + 1 where it is read.
+        let (a, v) = unsafe { (arg(*argv.add(i)), (i + 1 < argc).then(|| http::number(arg(*argv.add(i + 1))))) };
+        match (a, v.flatten()) {
+            (b"-v" | b"--version", _) if argc == 2 => {
+                write(1, VERSION);
+                exit(0);
+            }
+            (b"--port", Some(p @ 1..=65535)) => port = p as u16,
+            (b"--drain", Some(d @ 0..=MAX_DRAIN)) => drain = d as u32,
+            _ => {
+                write(2, USAGE);
+                exit(2);
+            }
+        }
+        i += 2;
+    }
+    // SAFETY: the only reference to STATE there ever is; one thread.
+    run(unsafe { &mut *&raw mut STATE }, port, drain)
+}
+
+fn run(s: &mut State, port: u16, drain: u32) -> ! {
+    rt::block_all!();
+    let g = &mut s.global;
+    g.drain = drain;
+    // Many nodes start containers with a soft limit of 1024 descriptors: raise it to the
+    // hard limit, and keep connections below it less one (see SLOTS).
+    let mut lim = [u64::MAX; 2];
+    // SAFETY: `lim` is an rlimit64; a NULL new limit only reads.
+    unsafe { sys(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE as usize, 0, &raw mut lim as usize) };
+    lim[0] = lim[1];
+    // SAFETY: as above; a NULL old limit only writes.
+    unsafe { sys(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE as usize, &raw const lim as usize, 0) };
+    g.limit = lim[0].saturating_sub(1).min(SLOTS as u64) as usize;
+
+    // One IPv6 socket for both families (IPV6_V6ONLY off), or IPv4 where the kernel has
+    // no IPv6. sockaddr_in6 and sockaddr_in agree on family and port, and the rest is
+    // the any-address, zeros.
+    let mut addr = [0u8; 28];
+    let kind = (libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as usize;
+    let mut family = libc::AF_INET6;
+    // SAFETY: socket takes no pointers.
+    let mut fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
+    if fd < 0 {
+        family = libc::AF_INET;
+        // SAFETY: as above.
+        fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
+    }
+    let fd = check(fd, b"socket");
+    let [f0, f1] = (family as u16).to_ne_bytes();
+    let [p0, p1] = port.to_be_bytes();
+    addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
+    for (level, option, value) in [
+        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0),
+        (libc::SOL_SOCKET, libc::SO_REUSEADDR, 1),
+        // Accepted sockets inherit it: an answer goes out without waiting for the ACK
+        // of the previous one.
+        (libc::IPPROTO_TCP, libc::TCP_NODELAY, 1),
+    ] {
+        let value: libc::c_int = value;
+        // SAFETY: `value` is a live int of the length passed. IPV6_V6ONLY fails on an
+        // IPv4 socket, harmlessly.
+        unsafe {
+            rt::arch::syscall5(
+                libc::SYS_setsockopt,
+                fd,
+                level as usize,
+                option as usize,
+                &raw const value as usize,
+                4,
+            )
+        };
+    }
+    let len = if family == libc::AF_INET6 { 28 } else { 16 };
+    // SAFETY: `addr` is a live sockaddr of the length passed.
+    check(unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) }, b"bind");
+    // SAFETY: listen takes no pointers.
+    check(unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) }, b"listen");
+    g.listen = fd;
+    // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
+    // passed.
+    unsafe {
+        g.ep = check(sys(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC as usize, 0, 0, 0), b"epoll_create1");
+        g.signal = check(
+            sys(
+                libc::SYS_signalfd4,
+                -1isize as usize,
+                &rt::WAITED_BYTES as *const _ as usize,
+                rt::SIGSET_BYTES,
+                (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
+            ),
+            b"signalfd4",
+        );
+        g.timer = check(
+            sys(
+                libc::SYS_timerfd_create,
+                libc::CLOCK_MONOTONIC as usize,
+                (libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) as usize,
+                0,
+                0,
+            ),
+            b"timerfd_create",
+        );
+    }
+    for (fd, tag) in [(g.listen, T_LISTEN), (g.signal, T_SIGNAL), (g.timer, T_TIMER)] {
+        check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag), b"epoll_ctl");
+    }
+    // Zombies can predate us, and their SIGCHLD is gone.
+    rt::reap();
+    loop {
+        let g = &mut s.global;
+        // SAFETY: `events` is live for 64 entries; a NULL signal mask leaves ours.
+        let n = unsafe { sys(libc::SYS_epoll_pwait, g.ep, g.events.as_mut_ptr() as usize, 64, -1isize as usize) };
+        if n == -EINTR as isize {
+            continue;
+        }
+        let n = check(n, b"epoll_pwait");
+        date(g);
+        for i in 0..n {
+            let Some(&ev) = s.global.events.get(i) else { break };
+            let (events, tag) = (ev.events, ev.u64);
+            match tag {
+                T_LISTEN => accept(s),
+                T_SIGNAL => signal(s),
+                T_TIMER => timer(s),
+                fd => {
+                    let fd = fd as usize;
+                    if events & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
+                        if let Some(c) = s.conns.get_mut(fd) {
+                            drop_conn(c, fd);
+                        }
+                    } else {
+                        serve(s, fd, events & EPOLLIN as u32 != 0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    exit(101)
+}
