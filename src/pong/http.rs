@@ -50,14 +50,31 @@ pub const fn failure(status: u16) -> Request {
 
 /// The first line of `data` without its line ending (CR LF, or a bare LF, which RFC 9112
 /// 2.2 lets a recipient accept) and the bytes it takes; None until its LF has arrived.
+#[inline(never)]
 pub fn line(data: &[u8]) -> Option<(usize, &[u8])> {
-    let n = data.iter().position(|&b| b == b'\n')?;
-    let text = data.get(..n)?;
-    Some((n + 1, text.strip_suffix(b"\r").unwrap_or(text)))
+    let (text, _) = split(data, b'\n');
+    if text.len() == data.len() {
+        return None;
+    }
+    Some((text.len() + 1, text.strip_suffix(b"\r").unwrap_or(text)))
+}
+
+/// `s` before the first `byte` and after it (all of `s` and nothing without one).
+#[inline(never)]
+fn split(s: &[u8], byte: u8) -> (&[u8], &[u8]) {
+    let mut i = 0;
+    while let Some(&b) = s.get(i) {
+        if b == byte {
+            return (s.get(..i).unwrap_or_default(), s.get(i + 1..).unwrap_or_default());
+        }
+        i += 1;
+    }
+    (s, &[])
 }
 
 /// A decimal number, saturated far beyond any limit pong applies; None if `s` is empty
 /// or holds anything but digits.
+#[inline(never)]
 pub fn number(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
@@ -75,12 +92,11 @@ pub fn number(s: &[u8]) -> Option<u64> {
 
 /// A chunk-size line's size (RFC 9112 7.1: hex digits, then optional chunk extensions,
 /// which are ignored); None if malformed or too large to ever arrive.
+#[inline(never)]
 pub fn chunk_size(line: &[u8]) -> Option<u64> {
-    let end = line
-        .iter()
-        .position(|&b| matches!(b, b';' | b' ' | b'\t'))
-        .unwrap_or(line.len());
-    let digits = line.get(..end)?;
+    // Extensions follow a ';', with optional whitespace (BWS) before it.
+    let (digits, _) = split(line, b';');
+    let digits = trim(digits);
     if digits.is_empty() {
         return None;
     }
@@ -102,22 +118,23 @@ pub fn chunk_size(line: &[u8]) -> Option<u64> {
 }
 
 /// The request head at the start of `data`, up to and including its empty line: the
-/// bytes it takes and what to answer; None until the empty line has arrived. Any fault
+/// bytes it takes, and what to answer in `r`; None until the empty line has arrived. Any fault
 /// is an answer too (400, 501), with `CLOSE`: after it the framing cannot be trusted.
-pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
-    let mut r = Request {
+#[inline(never)]
+pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
+    *r = Request {
         status: 200,
         flags: 0,
         size: 0,
         delay: 0,
         body: 0,
     };
-    let mut fault = Fault(0);
+    let bad = &mut 0u8;
     let (mut v10, mut hosts, mut codings, mut chunked, mut length) = (false, 0, 0, false, false);
     let (mut close, mut keep, mut expect) = (false, false, false);
     let (n, first) = line(data)?;
     let mut pos = n;
-    request_line(first, &mut r, &mut fault, &mut v10, draining);
+    request_line(first, r, bad, &mut v10, draining);
     loop {
         let (n, text) = line(data.get(pos..)?)?;
         pos += n;
@@ -126,14 +143,10 @@ pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
         }
         // field-line = field-name ":" OWS field-value OWS (RFC 9112 5); no space before
         // the colon, and a line that begins with one (obs-fold) has no valid name.
-        let Some(colon) = text.iter().position(|&b| b == b':') else {
-            fault.set(400);
-            continue;
-        };
-        let (name, value) = text.split_at(colon);
-        let value = trim(value.get(1..).unwrap_or_default());
-        if !token(name) || !value.iter().all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)) {
-            fault.set(400);
+        let (name, value) = split(text, b':');
+        let value = trim(value);
+        if name.len() == text.len() || !token(name) || !value.iter().all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)) {
+            *bad |= 1;
         } else if is(name, b"host") {
             hosts += 1;
         } else if is(name, b"content-length") {
@@ -141,16 +154,26 @@ pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
             // proxy that picked another value than ours would smuggle a request.
             match number(value) {
                 Some(v) if !length => r.body = v,
-                _ => fault.set(400),
+                _ => *bad |= 1,
             }
             length = true;
         } else if is(name, b"transfer-encoding") {
-            for coding in list(value) {
-                codings += 1;
-                chunked = is(coding, b"chunked");
+            let mut rest = value;
+            while !rest.is_empty() {
+                let (coding, more) = split(rest, b',');
+                rest = more;
+                let coding = trim(coding);
+                if !coding.is_empty() {
+                    codings += 1;
+                    chunked = is(coding, b"chunked");
+                }
             }
         } else if is(name, b"connection") {
-            for option in list(value) {
+            let mut rest = value;
+            while !rest.is_empty() {
+                let (option, more) = split(rest, b',');
+                rest = more;
+                let option = trim(option);
                 close |= is(option, b"close");
                 keep |= is(option, b"keep-alive");
             }
@@ -160,7 +183,7 @@ pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
     }
     // RFC 9112 3.2: exactly one Host in HTTP/1.1, never more than one.
     if hosts > 1 || (hosts == 0 && !v10) {
-        fault.set(400);
+        *bad |= 1;
     }
     if codings > 0 {
         // RFC 9112 6.1 and 6.3: both framings at once, or a final coding other than
@@ -168,10 +191,10 @@ pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
         // implement (it implements none) is a 501. An HTTP/1.0 request with
         // Transfer-Encoding has faulty framing: answer it, then close.
         if length || !chunked {
-            fault.set(400);
+            *bad |= 1;
         }
         if codings > 1 {
-            fault.set(501);
+            *bad |= 2;
         }
         r.flags |= CHUNKED;
         close |= v10;
@@ -191,72 +214,57 @@ pub fn parse(data: &[u8], draining: bool) -> Option<(usize, Request)> {
     if expect && !v10 && (r.body > 0 || r.flags & CHUNKED != 0) {
         r.flags |= CONTINUE;
     }
-    if fault.0 != 0 {
+    // The first kind of fault wins: a malformed request is a 400 before anything else.
+    if *bad != 0 {
         let head = r.flags & (HEAD | WEIGHTED);
-        r = failure(fault.0);
+        *r = failure(if *bad & 1 != 0 { 400 } else { 501 });
         r.flags |= head;
     }
-    Some((pos, r))
-}
-
-/// The first fault found, by status (0: none).
-struct Fault(u16);
-
-impl Fault {
-    fn set(&mut self, status: u16) {
-        if self.0 == 0 {
-            self.0 = status;
-        }
-    }
+    Some(pos)
 }
 
 /// request-line = method SP request-target SP HTTP-version (RFC 9112 3), and what the
 /// target's path and query ask for.
-fn request_line(text: &[u8], r: &mut Request, fault: &mut Fault, v10: &mut bool, draining: bool) {
-    let mut parts = text.splitn(3, |&b| b == b' ');
-    let method = parts.next().unwrap_or_default();
-    let target = parts.next().unwrap_or_default();
-    match parts.next() {
-        Some(b"HTTP/1.1") => {}
-        Some(b"HTTP/1.0") => *v10 = true,
-        _ => fault.set(400),
+fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, draining: bool) {
+    let (method, rest) = split(text, b' ');
+    let (target, version) = split(rest, b' ');
+    match version {
+        b"HTTP/1.1" => {}
+        b"HTTP/1.0" => *v10 = true,
+        _ => *bad |= 1,
     }
     if !token(method) || target.is_empty() || !target.iter().all(|&b| b > b' ' && b != 0x7f) {
-        fault.set(400);
+        *bad |= 1;
     }
     if method == b"HEAD" {
         r.flags |= HEAD;
     }
-    let (path, query) = match target.iter().position(|&b| b == b'?') {
-        Some(q) => (target.get(..q).unwrap_or_default(), target.get(q + 1..).unwrap_or_default()),
-        None => (target, &[][..]),
-    };
-    for param in query.split(|&b| b == b'&') {
-        let (key, value) = match param.iter().position(|&b| b == b'=') {
-            Some(e) => (param.get(..e).unwrap_or_default(), param.get(e + 1..).unwrap_or_default()),
-            None => (param, &[][..]),
-        };
-        match key {
+    let (path, mut query) = split(target, b'?');
+    while !query.is_empty() {
+        let (param, more) = split(query, b'&');
+        query = more;
+        let (key, value) = split(param, b'=');
+        if is(key, b"status") {
             // fortio's weighted lists ("503:10,429:5") pick a status at random: pong
             // answers deterministically, so it refuses them rather than guess.
-            b"status" if value.contains(&b':') => {
-                fault.set(400);
+            if split(value, b':').0.len() != value.len() {
                 r.flags |= WEIGHTED;
             }
             // 1xx is not a final response (RFC 9110 15.2).
-            b"status" => match number(value) {
+            match number(value) {
                 Some(s @ 200..=599) => r.status = s as u16,
-                _ => fault.set(400),
-            },
-            b"size" => match number(value) {
+                _ => *bad |= 1,
+            }
+        } else if is(key, b"size") {
+            match number(value) {
                 Some(n) => r.size = n.min(MAX_SIZE as u64) as u32,
-                None => fault.set(400),
-            },
-            b"delay" => match delay(value) {
+                None => *bad |= 1,
+            }
+        } else if is(key, b"delay") {
+            match delay(value) {
                 Some(us) => r.delay = us,
-                None => fault.set(400),
-            },
-            _ => {}
+                None => *bad |= 1,
+            }
         }
     }
     // The probes answer for the process, whatever the query says.
@@ -268,14 +276,18 @@ fn request_line(text: &[u8], r: &mut Request, fault: &mut Fault, v10: &mut bool,
 }
 
 /// `delay=`'s value: a decimal number of `us`, `ms` or `s`, in microseconds, capped.
+#[inline(never)]
 fn delay(value: &[u8]) -> Option<u32> {
-    let digits = value.iter().position(|b| !b.is_ascii_digit())?;
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
     let (n, unit) = value.split_at(digits);
-    let scale = match unit {
-        b"us" => 1,
-        b"ms" => 1000,
-        b"s" => 1_000_000,
-        _ => return None,
+    let scale = if is(unit, b"us") {
+        1
+    } else if is(unit, b"ms") {
+        1000
+    } else if is(unit, b"s") {
+        1_000_000
+    } else {
+        return None;
     };
     Some((number(n)?.min(MAX_DELAY as u64) * scale).min(MAX_DELAY as u64) as u32)
 }
@@ -295,6 +307,7 @@ const TCHAR: [u8; 16] = {
 };
 
 /// Whether `s` is a token: one or more tchars.
+#[inline(never)]
 fn token(s: &[u8]) -> bool {
     !s.is_empty()
         && s.iter()
@@ -305,19 +318,16 @@ fn token(s: &[u8]) -> bool {
 /// 5 lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
 /// maps onto those are control characters, which never get here (callers check tokens
 /// and field values first).
+#[inline(never)]
 fn is(s: &[u8], lower: &[u8]) -> bool {
     s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
 }
 
 /// `s` without leading or trailing spaces and tabs (OWS).
+#[inline(never)]
 fn trim(s: &[u8]) -> &[u8] {
     let ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = s.iter().position(|b| !ows(b)).unwrap_or(s.len());
     let end = s.iter().rposition(|b| !ows(b)).map_or(start, |e| e + 1);
     s.get(start..end).unwrap_or_default()
-}
-
-/// The non-empty elements of a comma-separated list (RFC 9110 5.6.1), trimmed.
-fn list(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim).filter(|e| !e.is_empty())
 }

@@ -95,8 +95,9 @@ struct Global {
     drain: u32,
     draining: bool,
     drain_until: u64,
-    /// The Date header's value and the second it was made for (RFC 9110 6.6.1).
-    date: [u8; 29],
+    /// The status line's end and the Date header (RFC 9110 6.6.1), and the second it
+    /// was made for.
+    date: [u8; 40],
     date_of: usize,
     events: [libc::epoll_event; 64],
     scratch: [u8; 128],
@@ -140,29 +141,19 @@ fn exit(code: i32) -> ! {
     unsafe { rt::arch::exit(code) }
 }
 
-/// A loop syscall failed with something other than EINTR/EAGAIN: one line, exit 1.
-fn fatal(what: &[u8], err: isize) -> ! {
-    let mut line = [0u8; 48];
-    let mut w = Writer { buf: &mut line, n: 0 };
-    w.put(b"pong: ");
-    w.put(what);
-    w.put(b" failed, errno ");
-    w.num(err.unsigned_abs() as u32);
-    w.put(b"\n");
-    let n = w.n;
-    write(2, line.get(..n).unwrap_or_default());
-    exit(1)
-}
-
-/// `r` when it is not negative, else the end of the process.
-fn check(r: isize, what: &[u8]) -> usize {
+/// A syscall pong depends on failed (with something other than EINTR/EAGAIN, which
+/// callers retry): `line` on stderr, exit 1. It never spins on a failing call.
+#[inline(never)]
+fn check(r: isize, line: &[u8]) -> usize {
     if r < 0 {
-        fatal(what, r);
+        write(2, line);
+        exit(1);
     }
     r as usize
 }
 
 /// Sets what epoll reports for `fd`, tagged `tag`.
+#[inline(never)]
 fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
     let mut ev = libc::epoll_event { events, u64: tag };
     // SAFETY: `ev` is a live epoll_event; the kernel copies it.
@@ -171,6 +162,7 @@ fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
 
 /// The monotonic clock `us` microseconds and `secs` seconds from now, as seconds << 32
 /// | nanoseconds: ordered like the time, and no 64-bit division on 32-bit arches.
+#[inline(never)]
 fn after(us: u32, secs: u32) -> u64 {
     let mut ts = [0usize; 2];
     // SAFETY: `ts` is a timespec of the native word size, which the (non-time64)
@@ -187,6 +179,7 @@ fn after(us: u32, secs: u32) -> u64 {
 }
 
 /// Makes sure the timer fires by `deadline`.
+#[inline(never)]
 fn arm(g: &mut Global, deadline: u64) {
     if g.next != 0 && g.next <= deadline {
         return;
@@ -213,6 +206,7 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
+    #[inline(never)]
     fn put(&mut self, s: &[u8]) {
         for &b in s {
             if let Some(p) = self.buf.get_mut(self.n) {
@@ -222,6 +216,7 @@ impl Writer<'_> {
         }
     }
 
+    #[inline(never)]
     fn num(&mut self, mut v: u32) {
         let mut digits = [0u8; 10];
         let mut i = digits.len();
@@ -236,13 +231,11 @@ impl Writer<'_> {
         self.put(digits.get(i..).unwrap_or_default());
     }
 
-    fn two(&mut self, v: u32) {
-        self.put(&[b'0' + (v / 10) as u8, b'0' + (v % 10) as u8]);
-    }
 }
 
 /// Refreshes the Date value when the second has changed: one clock_gettime per
 /// wake-up, the formatting at most once a second.
+#[inline(never)]
 fn date(g: &mut Global) {
     let mut ts = [0usize; 2];
     // SAFETY: as in `after`.
@@ -252,37 +245,57 @@ fn date(g: &mut Global) {
         return;
     }
     g.date_of = now;
-    // Days since 1970-01-01 (a Thursday) to a civil date, after Howard Hinnant's
-    // days_from_civil inverse, with the year starting in March; all in u32.
-    let days = (now / 86_400) as u32;
+    let mut days = (now / 86_400) as u32;
     let secs = (now % 86_400) as u32;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let year = yoe + era * 400 + (mp >= 10) as u32;
-    let name = |names: &'static [u8], i: u32| names.get(i as usize * 3..i as usize * 3 + 3).unwrap_or_default();
-    let mut w = Writer { buf: &mut g.date, n: 0 };
-    w.put(name(b"ThuFriSatSunMonTueWed", days % 7));
-    w.put(b", ");
-    w.two(day);
-    w.put(b" ");
-    w.put(name(b"MarAprMayJunJulAugSepOctNovDecJanFeb", mp));
-    w.put(b" ");
-    w.num(year);
-    w.put(b" ");
-    w.two(secs / 3600);
-    w.put(b":");
-    w.two(secs / 60 % 60);
-    w.put(b":");
-    w.two(secs % 60);
-    w.put(b" GMT");
+    let weekday = days % 7;
+    // Years and months by counting off their lengths: once a second, a few dozen
+    // steps, no division. Every fourth year is a leap year until 2100.
+    let mut year = 1970;
+    while days >= 365 + (year % 4 == 0) as u32 {
+        days -= 365 + (year % 4 == 0) as u32;
+        year += 1;
+    }
+    let mut month = 0;
+    while let Some(&len) = MONTH_DAYS.get(month) {
+        let len = len as u32 + (month == 1 && year % 4 == 0) as u32;
+        if days < len {
+            break;
+        }
+        days -= len;
+        month += 1;
+    }
+    let mut d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
+    d[9..12].copy_from_slice(&WEEKDAYS[weekday as usize]);
+    if let Some(name) = MONTHS.get(month) {
+        d[17..20].copy_from_slice(name);
+    }
+    two(&mut d, 14, days + 1);
+    two(&mut d, 21, year / 100);
+    two(&mut d, 23, year % 100);
+    two(&mut d, 26, secs / 3600);
+    two(&mut d, 29, secs / 60 % 60);
+    two(&mut d, 32, secs % 60);
+    g.date = d;
 }
 
+/// Writes `v` (below 100) as two digits at `d[at..]`.
+#[inline(never)]
+fn two(d: &mut [u8], at: usize, v: u32) {
+    if let Some([a, b]) = d.get_mut(at..at + 2) {
+        *a = b'0' + (v / 10) as u8;
+        *b = b'0' + (v % 10) as u8;
+    }
+}
+
+/// Month lengths in a common year.
+const MONTH_DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/// Day names from 1970-01-01, a Thursday.
+const WEEKDAYS: [[u8; 3]; 7] = [*b"Thu", *b"Fri", *b"Sat", *b"Sun", *b"Mon", *b"Tue", *b"Wed"];
+const MONTHS: [[u8; 3]; 12] = [
+    *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct", *b"Nov", *b"Dec",
+];
 /// Queues the answer to `c.req`.
+#[inline(never)]
 fn answer(c: &mut Conn, g: &Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
@@ -294,9 +307,7 @@ fn answer(c: &mut Conn, g: &Global) {
     };
     w.put(b"HTTP/1.1 ");
     w.num(r.status as u32);
-    w.put(b" \r\nDate: ");
     w.put(&g.date);
-    w.put(b"\r\n");
     // 204 has no Content-Length (RFC 9110 8.6); HEAD and 304 state the length GET
     // would have and send no body.
     if r.status != 204 {
@@ -304,12 +315,13 @@ fn answer(c: &mut Conn, g: &Global) {
         w.num(length);
         w.put(b"\r\n");
     }
-    if close {
-        w.put(b"Connection: close\r\n");
+    w.put(if close {
+        b"Connection: close\r\n\r\n"
     } else if r.flags & http::KEEP_ALIVE != 0 {
-        w.put(b"Connection: keep-alive\r\n");
-    }
-    w.put(b"\r\n");
+        b"Connection: keep-alive\r\n\r\n"
+    } else {
+        &b"\r\n"[..]
+    });
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
         w.put(text);
         if text.is_empty() {
@@ -321,6 +333,7 @@ fn answer(c: &mut Conn, g: &Global) {
 }
 
 /// Answers `status` and closes: the input cannot be read on.
+#[inline(never)]
 fn fail(c: &mut Conn, status: u16) {
     c.req = http::failure(status);
     c.phase = P_READY;
@@ -328,6 +341,7 @@ fn fail(c: &mut Conn, status: u16) {
 
 /// Advances `c` over its buffered input by one step; false when it cannot go on
 /// without more input or time.
+#[inline(never)]
 fn step(c: &mut Conn, g: &mut Global) -> bool {
     let Some(data) = c.buf.get(c.start as usize..c.len as usize) else {
         return false;
@@ -341,10 +355,10 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
                 c.start += 1 + (data.first() == Some(&b'\r')) as u32;
                 return true;
             }
-            match http::parse(data, g.draining) {
-                Some((n, r)) => {
+            match http::parse(data, g.draining, &mut c.req) {
+                Some(n) => {
+                    let r = c.req;
                     c.start += n as u32;
-                    c.req = r;
                     if r.flags & http::CONTINUE != 0 {
                         let mut w = Writer {
                             buf: &mut c.out,
@@ -415,6 +429,7 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
 }
 
 /// Ends connection `fd` and frees its slot.
+#[inline(never)]
 fn drop_conn(c: &mut Conn, fd: usize) {
     close(fd);
     c.start = 0;
@@ -513,10 +528,11 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
     } as u8;
     if want != c.events {
         c.events = want;
-        check(ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64), b"epoll_ctl");
+        check(ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64), b"pong: epoll_ctl failed\n");
     }
 }
 
+#[inline(never)]
 fn accept(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: NULL address pointers: the peer's address is not wanted.
@@ -532,17 +548,18 @@ fn accept(s: &mut State) {
     if fd == -EAGAIN as isize || fd == -EINTR as isize || fd == -libc::ECONNABORTED as isize {
         return;
     }
-    let fd = check(fd, b"accept4");
+    let fd = check(fd, b"pong: accept4 failed\n");
     // At the limit: accepted and closed at once, so the backlog never fills with
     // connections that wait for nothing.
     let Some(c) = s.conns.get_mut(fd).filter(|_| fd < g.limit) else {
         return close(fd);
     };
-    check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64), b"epoll_ctl");
+    check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64), b"pong: epoll_ctl failed\n");
     c.events = EPOLLIN as u8;
     g.top = g.top.max(fd);
 }
 
+#[inline(never)]
 fn signal(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and exactly one signalfd_siginfo long.
@@ -565,6 +582,7 @@ fn signal(s: &mut State) {
     }
 }
 
+#[inline(never)]
 fn timer(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and longer than the timer's 8-byte expiry count.
@@ -664,7 +682,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         // SAFETY: as above.
         fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
     }
-    let fd = check(fd, b"socket");
+    let fd = check(fd, b"pong: socket failed\n");
     let [f0, f1] = (family as u16).to_ne_bytes();
     let [p0, p1] = port.to_be_bytes();
     addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
@@ -691,14 +709,14 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     }
     let len = if family == libc::AF_INET6 { 28 } else { 16 };
     // SAFETY: `addr` is a live sockaddr of the length passed.
-    check(unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) }, b"bind");
+    check(unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) }, b"pong: bind failed\n");
     // SAFETY: listen takes no pointers.
-    check(unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) }, b"listen");
+    check(unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) }, b"pong: listen failed\n");
     g.listen = fd;
     // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
     // passed.
     unsafe {
-        g.ep = check(sys(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC as usize, 0, 0, 0), b"epoll_create1");
+        g.ep = check(sys(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC as usize, 0, 0, 0), b"pong: epoll_create1 failed\n");
         g.signal = check(
             sys(
                 libc::SYS_signalfd4,
@@ -707,7 +725,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
                 rt::SIGSET_BYTES,
                 (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
             ),
-            b"signalfd4",
+            b"pong: signalfd4 failed\n",
         );
         g.timer = check(
             sys(
@@ -717,11 +735,11 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
                 0,
                 0,
             ),
-            b"timerfd_create",
+            b"pong: timerfd_create failed\n",
         );
     }
     for (fd, tag) in [(g.listen, T_LISTEN), (g.signal, T_SIGNAL), (g.timer, T_TIMER)] {
-        check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag), b"epoll_ctl");
+        check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag), b"pong: epoll_ctl failed\n");
     }
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
@@ -732,7 +750,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         if n == -EINTR as isize {
             continue;
         }
-        let n = check(n, b"epoll_pwait");
+        let n = check(n, b"pong: epoll_pwait failed\n");
         date(g);
         for i in 0..n {
             let Some(&ev) = s.global.events.get(i) else { break };
@@ -759,4 +777,61 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     exit(101)
+}
+
+// The memory functions LLVM may call for copies, fills and comparisons it emits itself
+// (struct copies, array initialisers, slice equality): no libc here to supply them.
+// Byte loops: pong's are short, and `no_builtins` keeps these from calling themselves.
+
+/// # Safety
+/// As C's memset.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memset(to: *mut u8, byte: i32, n: usize) -> *mut u8 {
+    for i in 0..n {
+        // SAFETY: the caller's `to[..n]` is writable.
+        unsafe { *to.add(i) = byte as u8 };
+    }
+    to
+}
+
+/// # Safety
+/// As C's memcpy (and memmove: the copy runs forward or backward as the overlap needs).
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memmove(to: *mut u8, from: *const u8, n: usize) -> *mut u8 {
+    for i in 0..n {
+        let i = if (to as usize) < (from as usize) { i } else { n - 1 - i };
+        // SAFETY: the caller's `from[..n]` is readable and `to[..n]` writable.
+        unsafe { *to.add(i) = *from.add(i) };
+    }
+    to
+}
+
+/// # Safety
+/// As C's memcpy.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcpy(to: *mut u8, from: *const u8, n: usize) -> *mut u8 {
+    // SAFETY: the caller's contract is memmove's.
+    unsafe { memmove(to, from, n) }
+}
+
+/// # Safety
+/// As C's memcmp.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    for i in 0..n {
+        // SAFETY: the caller's `a[..n]` and `b[..n]` are readable.
+        let (x, y) = unsafe { (*a.add(i), *b.add(i)) };
+        if x != y {
+            return x as i32 - y as i32;
+        }
+    }
+    0
+}
+
+/// # Safety
+/// As C's bcmp.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+    // SAFETY: the caller's contract is memcmp's.
+    unsafe { memcmp(a, b, n) }
 }
