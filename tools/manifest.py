@@ -38,6 +38,20 @@ def image(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
     return (meta.get("programs") or {}).get("pausle", {}).get("image") or meta["image"]
 
 
+def programs(cargo_toml: Path = ROOT / "Cargo.toml") -> list[str]:
+    """The crate's programs: its [[bin]] targets, pausle first."""
+    with open(cargo_toml, "rb") as f:
+        return [b["name"] for b in tomllib.load(f)["bin"]]
+
+
+def max_binary_bytes(program: str, cargo_toml: Path = ROOT / "Cargo.toml") -> int:
+    """The largest binary `program` (pausle, pong) may be: its own table's
+    max-binary-bytes where it has one, else the table's."""
+    meta = metadata(cargo_toml)
+    own = (meta.get("programs") or {}).get(program, {})
+    return own.get("max-binary-bytes", meta["max-binary-bytes"])
+
+
 def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
     with open(cargo_toml, "rb") as f:
         return tomllib.load(f)["package"]["version"]
@@ -46,7 +60,11 @@ def version(cargo_toml: Path = ROOT / "Cargo.toml") -> str:
 def main(argv: list[str]) -> int:
     """`manifest.py FIELD...`: one line per target, its fields tab-separated (a
     missing optional field prints as "-"). `manifest.py --get KEY`: one scalar of
-    [package.metadata.pausle] (or `version`, or `image`)."""
+    [package.metadata.pausle] (or `version`, or `image`). `manifest.py --programs`:
+    the crate's programs ([[bin]] names), one a line."""
+    if argv == ["--programs"]:
+        print("\n".join(programs()))
+        return 0
     if argv[:1] == ["--get"] and len(argv) == 2:
         special = {"version": version, "image": image}
         if argv[1] not in special and argv[1] not in metadata():

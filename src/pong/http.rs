@@ -65,7 +65,10 @@ fn split(s: &[u8], byte: u8) -> (&[u8], &[u8]) {
     let mut i = 0;
     while let Some(&b) = s.get(i) {
         if b == byte {
-            return (s.get(..i).unwrap_or_default(), s.get(i + 1..).unwrap_or_default());
+            return (
+                s.get(..i).unwrap_or_default(),
+                s.get(i + 1..).unwrap_or_default(),
+            );
         }
         i += 1;
     }
@@ -145,7 +148,12 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
         // the colon, and a line that begins with one (obs-fold) has no valid name.
         let (name, value) = split(text, b':');
         let value = trim(value);
-        if name.len() == text.len() || !token(name) || !value.iter().all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)) {
+        if name.len() == text.len()
+            || !token(name)
+            || !value
+                .iter()
+                .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
+        {
             *bad |= 1;
         } else if is(name, b"host") {
             hosts += 1;
@@ -278,8 +286,11 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
 /// `delay=`'s value: a decimal number of `us`, `ms` or `s`, in microseconds, capped.
 #[inline(never)]
 fn delay(value: &[u8]) -> Option<u32> {
-    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
-    let (n, unit) = value.split_at(digits);
+    let mut digits = 0;
+    while value.get(digits).is_some_and(u8::is_ascii_digit) {
+        digits += 1;
+    }
+    let (n, unit) = (value.get(..digits)?, value.get(digits..)?);
     let scale = if is(unit, b"us") {
         1
     } else if is(unit, b"ms") {
@@ -298,7 +309,12 @@ const TCHAR: [u8; 16] = {
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || matches!(c, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~') {
+        if c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            )
+        {
             set[b / 8] |= 1 << (b % 8);
         }
         b += 1;
@@ -310,8 +326,11 @@ const TCHAR: [u8; 16] = {
 #[inline(never)]
 fn token(s: &[u8]) -> bool {
     !s.is_empty()
-        && s.iter()
-            .all(|&b| TCHAR.get((b >> 3) as usize).is_some_and(|m| m >> (b & 7) & 1 != 0))
+        && s.iter().all(|&b| {
+            TCHAR
+                .get((b >> 3) as usize)
+                .is_some_and(|m| m >> (b & 7) & 1 != 0)
+        })
 }
 
 /// Whether `s` is `lower` (lower-case letters, digits and '-') in any case. Setting bit

@@ -157,7 +157,15 @@ fn check(r: isize, line: &[u8]) -> usize {
 fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
     let mut ev = libc::epoll_event { events, u64: tag };
     // SAFETY: `ev` is a live epoll_event; the kernel copies it.
-    unsafe { sys(libc::SYS_epoll_ctl, g.ep, op as usize, fd, &raw mut ev as usize) }
+    unsafe {
+        sys(
+            libc::SYS_epoll_ctl,
+            g.ep,
+            op as usize,
+            fd,
+            &raw mut ev as usize,
+        )
+    }
 }
 
 /// The monotonic clock `us` microseconds and `secs` seconds from now, as seconds << 32
@@ -167,7 +175,15 @@ fn after(us: u32, secs: u32) -> u64 {
     let mut ts = [0usize; 2];
     // SAFETY: `ts` is a timespec of the native word size, which the (non-time64)
     // clock_gettime of every arch we build writes.
-    unsafe { sys(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC as usize, &raw mut ts as usize, 0, 0) };
+    unsafe {
+        sys(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_MONOTONIC as usize,
+            &raw mut ts as usize,
+            0,
+            0,
+        )
+    };
     let [s, ns] = ts;
     let mut ns = ns as u32 + us % 1_000_000 * 1000;
     let mut s = s as u64 + (us / 1_000_000 + secs) as u64;
@@ -230,7 +246,6 @@ impl Writer<'_> {
         }
         self.put(digits.get(i..).unwrap_or_default());
     }
-
 }
 
 /// Refreshes the Date value when the second has changed: one clock_gettime per
@@ -239,7 +254,15 @@ impl Writer<'_> {
 fn date(g: &mut Global) {
     let mut ts = [0usize; 2];
     // SAFETY: as in `after`.
-    unsafe { sys(libc::SYS_clock_gettime, libc::CLOCK_REALTIME as usize, &raw mut ts as usize, 0, 0) };
+    unsafe {
+        sys(
+            libc::SYS_clock_gettime,
+            libc::CLOCK_REALTIME as usize,
+            &raw mut ts as usize,
+            0,
+            0,
+        )
+    };
     let now = ts[0];
     if now == g.date_of {
         return;
@@ -264,18 +287,18 @@ fn date(g: &mut Global) {
         days -= len;
         month += 1;
     }
-    let mut d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
+    let d = &mut g.date;
+    *d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
     d[9..12].copy_from_slice(&WEEKDAYS[weekday as usize]);
     if let Some(name) = MONTHS.get(month) {
         d[17..20].copy_from_slice(name);
     }
-    two(&mut d, 14, days + 1);
-    two(&mut d, 21, year / 100);
-    two(&mut d, 23, year % 100);
-    two(&mut d, 26, secs / 3600);
-    two(&mut d, 29, secs / 60 % 60);
-    two(&mut d, 32, secs % 60);
-    g.date = d;
+    two(d, 14, days + 1);
+    two(d, 21, year / 100);
+    two(d, 23, year % 100);
+    two(d, 26, secs / 3600);
+    two(d, 29, secs / 60 % 60);
+    two(d, 32, secs % 60);
 }
 
 /// Writes `v` (below 100) as two digits at `d[at..]`.
@@ -290,17 +313,28 @@ fn two(d: &mut [u8], at: usize, v: u32) {
 /// Month lengths in a common year.
 const MONTH_DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /// Day names from 1970-01-01, a Thursday.
-const WEEKDAYS: [[u8; 3]; 7] = [*b"Thu", *b"Fri", *b"Sat", *b"Sun", *b"Mon", *b"Tue", *b"Wed"];
+const WEEKDAYS: [[u8; 3]; 7] = [
+    *b"Thu", *b"Fri", *b"Sat", *b"Sun", *b"Mon", *b"Tue", *b"Wed",
+];
 const MONTHS: [[u8; 3]; 12] = [
-    *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct", *b"Nov", *b"Dec",
+    *b"Jan", *b"Feb", *b"Mar", *b"Apr", *b"May", *b"Jun", *b"Jul", *b"Aug", *b"Sep", *b"Oct",
+    *b"Nov", *b"Dec",
 ];
 /// Queues the answer to `c.req`.
 #[inline(never)]
 fn answer(c: &mut Conn, g: &Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
-    let text = if r.flags & http::WEIGHTED != 0 { http::WEIGHTED_TEXT } else { &[] };
-    let length = if text.is_empty() { r.size } else { text.len() as u32 };
+    let text = if r.flags & http::WEIGHTED != 0 {
+        http::WEIGHTED_TEXT
+    } else {
+        &[]
+    };
+    let length = if text.is_empty() {
+        r.size
+    } else {
+        text.len() as u32
+    };
     let mut w = Writer {
         buf: &mut c.out,
         n: c.queued as usize,
@@ -450,17 +484,29 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
     if readable {
         let (start, len) = (c.start as usize, c.len as usize);
         for i in start..len {
-            if let Some(&b) = c.buf.get(i) {
-                if let Some(to) = c.buf.get_mut(i - start) {
-                    *to = b;
-                }
+            if let Some(&b) = c.buf.get(i)
+                && let Some(to) = c.buf.get_mut(i - start)
+            {
+                *to = b;
             }
         }
-        c.len = if c.phase == P_LINGER { 0 } else { (len - start) as u32 };
+        c.len = if c.phase == P_LINGER {
+            0
+        } else {
+            (len - start) as u32
+        };
         c.start = 0;
         if let Some(room) = c.buf.get_mut(c.len as usize..).filter(|r| !r.is_empty()) {
             // SAFETY: `room` is live, writable memory of the length passed.
-            let n = unsafe { sys(libc::SYS_read, fd, room.as_mut_ptr() as usize, room.len(), 0) };
+            let n = unsafe {
+                sys(
+                    libc::SYS_read,
+                    fd,
+                    room.as_mut_ptr() as usize,
+                    room.len(),
+                    0,
+                )
+            };
             if n == 0 || (n < 0 && n != -EAGAIN as isize && n != -EINTR as isize) {
                 return drop_conn(c, fd);
             }
@@ -476,7 +522,10 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
                 break;
             }
         }
-        let head = c.out.get(c.sent as usize..c.queued as usize).unwrap_or_default();
+        let head = c
+            .out
+            .get(c.sent as usize..c.queued as usize)
+            .unwrap_or_default();
         waiting = head.len() + c.zeros as usize;
         if waiting > 0 {
             let iov = [
@@ -528,7 +577,10 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
     } as u8;
     if want != c.events {
         c.events = want;
-        check(ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64), b"pong: epoll_ctl failed\n");
+        check(
+            ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64),
+            b"pong: epoll_ctl failed\n",
+        );
     }
 }
 
@@ -554,7 +606,10 @@ fn accept(s: &mut State) {
     let Some(c) = s.conns.get_mut(fd).filter(|_| fd < g.limit) else {
         return close(fd);
     };
-    check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64), b"pong: epoll_ctl failed\n");
+    check(
+        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64),
+        b"pong: epoll_ctl failed\n",
+    );
     c.events = EPOLLIN as u8;
     g.top = g.top.max(fd);
 }
@@ -563,7 +618,15 @@ fn accept(s: &mut State) {
 fn signal(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and exactly one signalfd_siginfo long.
-    let n = unsafe { sys(libc::SYS_read, g.signal, g.scratch.as_mut_ptr() as usize, 128, 0) };
+    let n = unsafe {
+        sys(
+            libc::SYS_read,
+            g.signal,
+            g.scratch.as_mut_ptr() as usize,
+            128,
+            0,
+        )
+    };
     if n < 4 {
         return;
     }
@@ -586,7 +649,15 @@ fn signal(s: &mut State) {
 fn timer(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and longer than the timer's 8-byte expiry count.
-    unsafe { sys(libc::SYS_read, g.timer, g.scratch.as_mut_ptr() as usize, 8, 0) };
+    unsafe {
+        sys(
+            libc::SYS_read,
+            g.timer,
+            g.scratch.as_mut_ptr() as usize,
+            8,
+            0,
+        )
+    };
     let now = after(0, 0);
     g.next = 0;
     if g.draining {
@@ -631,28 +702,37 @@ unsafe fn arg<'a>(p: *const u8) -> &'a [u8] {
 /// `sp` must be the process's initial stack pointer as set up by `execve`.
 unsafe extern "C" fn start(sp: *const usize) -> ! {
     // SAFETY: execve puts argc at sp[0], then argc pointers to NUL-terminated strings.
-    let (argc, argv) = unsafe { (*sp, sp.add(1) as *const *const u8) };
-    let (mut port, mut drain) = (8080, 0);
-    let mut i = 1;
-    while i < argc {
-        // SAFETY: i < argc, and so is i + 1 where it is read.
-        let (a, v) = unsafe { (arg(*argv.add(i)), (i + 1 < argc).then(|| http::number(arg(*argv.add(i + 1))))) };
-        match (a, v.flatten()) {
-            (b"-v" | b"--version", _) if argc == 2 => {
-                write(1, VERSION);
-                exit(0);
+    let args = unsafe { core::slice::from_raw_parts(sp.add(1) as *const *const u8, *sp) };
+    // --port N (1-65535) and --drain SECONDS (0-MAX_DRAIN), in any order.
+    let mut opts = [8080, 0];
+    let mut rest = args.get(1..).unwrap_or_default().iter();
+    while let Some(&a) = rest.next() {
+        // SAFETY: every argv entry is a NUL-terminated string that lives forever.
+        let a = unsafe { arg(a) };
+        if args.len() == 2 && (a == b"-v" || a == b"--version") {
+            write(1, VERSION);
+            exit(0);
+        }
+        let which = (a == b"--drain") as usize;
+        // SAFETY: as above.
+        let value = rest.next().and_then(|&v| http::number(unsafe { arg(v) }));
+        match value {
+            Some(v)
+                if (which == 1 || a == b"--port")
+                    && v >= 1 - which as u64
+                    && v <= [65535, MAX_DRAIN][which] =>
+            {
+                opts[which] = v
             }
-            (b"--port", Some(p @ 1..=65535)) => port = p as u16,
-            (b"--drain", Some(d @ 0..=MAX_DRAIN)) => drain = d as u32,
             _ => {
                 write(2, USAGE);
                 exit(2);
             }
         }
-        i += 2;
     }
+    let state = &raw mut STATE;
     // SAFETY: the only reference to STATE there ever is; one thread.
-    run(unsafe { &mut *&raw mut STATE }, port, drain)
+    run(unsafe { &mut *state }, opts[0] as u16, opts[1] as u32)
 }
 
 fn run(s: &mut State, port: u16, drain: u32) -> ! {
@@ -663,10 +743,26 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // hard limit, and keep connections below it less one (see SLOTS).
     let mut lim = [u64::MAX; 2];
     // SAFETY: `lim` is an rlimit64; a NULL new limit only reads.
-    unsafe { sys(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE as usize, 0, &raw mut lim as usize) };
+    unsafe {
+        sys(
+            libc::SYS_prlimit64,
+            0,
+            libc::RLIMIT_NOFILE as usize,
+            0,
+            &raw mut lim as usize,
+        )
+    };
     lim[0] = lim[1];
     // SAFETY: as above; a NULL old limit only writes.
-    unsafe { sys(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE as usize, &raw const lim as usize, 0) };
+    unsafe {
+        sys(
+            libc::SYS_prlimit64,
+            0,
+            libc::RLIMIT_NOFILE as usize,
+            &raw const lim as usize,
+            0,
+        )
+    };
     g.limit = lim[0].saturating_sub(1).min(SLOTS as u64) as usize;
 
     // One IPv6 socket for both families (IPV6_V6ONLY off), or IPv4 where the kernel has
@@ -709,14 +805,29 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     }
     let len = if family == libc::AF_INET6 { 28 } else { 16 };
     // SAFETY: `addr` is a live sockaddr of the length passed.
-    check(unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) }, b"pong: bind failed\n");
+    check(
+        unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) },
+        b"pong: bind failed\n",
+    );
     // SAFETY: listen takes no pointers.
-    check(unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) }, b"pong: listen failed\n");
+    check(
+        unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) },
+        b"pong: listen failed\n",
+    );
     g.listen = fd;
     // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
     // passed.
     unsafe {
-        g.ep = check(sys(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC as usize, 0, 0, 0), b"pong: epoll_create1 failed\n");
+        g.ep = check(
+            sys(
+                libc::SYS_epoll_create1,
+                libc::EPOLL_CLOEXEC as usize,
+                0,
+                0,
+                0,
+            ),
+            b"pong: epoll_create1 failed\n",
+        );
         g.signal = check(
             sys(
                 libc::SYS_signalfd4,
@@ -738,22 +849,39 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             b"pong: timerfd_create failed\n",
         );
     }
-    for (fd, tag) in [(g.listen, T_LISTEN), (g.signal, T_SIGNAL), (g.timer, T_TIMER)] {
-        check(ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag), b"pong: epoll_ctl failed\n");
+    for (fd, tag) in [
+        (g.listen, T_LISTEN),
+        (g.signal, T_SIGNAL),
+        (g.timer, T_TIMER),
+    ] {
+        check(
+            ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag),
+            b"pong: epoll_ctl failed\n",
+        );
     }
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
     loop {
         let g = &mut s.global;
         // SAFETY: `events` is live for 64 entries; a NULL signal mask leaves ours.
-        let n = unsafe { sys(libc::SYS_epoll_pwait, g.ep, g.events.as_mut_ptr() as usize, 64, -1isize as usize) };
+        let n = unsafe {
+            sys(
+                libc::SYS_epoll_pwait,
+                g.ep,
+                g.events.as_mut_ptr() as usize,
+                64,
+                -1isize as usize,
+            )
+        };
         if n == -EINTR as isize {
             continue;
         }
         let n = check(n, b"pong: epoll_pwait failed\n");
         date(g);
         for i in 0..n {
-            let Some(&ev) = s.global.events.get(i) else { break };
+            let Some(&ev) = s.global.events.get(i) else {
+                break;
+            };
             let (events, tag) = (ev.events, ev.u64);
             match tag {
                 T_LISTEN => accept(s),
@@ -799,7 +927,11 @@ unsafe extern "C" fn memset(to: *mut u8, byte: i32, n: usize) -> *mut u8 {
 #[unsafe(no_mangle)]
 unsafe extern "C" fn memmove(to: *mut u8, from: *const u8, n: usize) -> *mut u8 {
     for i in 0..n {
-        let i = if (to as usize) < (from as usize) { i } else { n - 1 - i };
+        let i = if (to as usize) < (from as usize) {
+            i
+        } else {
+            n - 1 - i
+        };
         // SAFETY: the caller's `from[..n]` is readable and `to[..n]` writable.
         unsafe { *to.add(i) = *from.add(i) };
     }
