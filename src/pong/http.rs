@@ -95,7 +95,6 @@ pub fn number(s: &[u8]) -> Option<u64> {
 
 /// A chunk-size line's size (RFC 9112 7.1: hex digits, then optional chunk extensions,
 /// which are ignored); None if malformed or too large to ever arrive.
-#[inline(never)]
 pub fn chunk_size(line: &[u8]) -> Option<u64> {
     // Extensions follow a ';', with optional whitespace (BWS) before it.
     let (digits, _) = split(line, b';');
@@ -123,7 +122,6 @@ pub fn chunk_size(line: &[u8]) -> Option<u64> {
 /// The request head at the start of `data`, up to and including its empty line: the
 /// bytes it takes, and what to answer in `r`; None until the empty line has arrived. Any fault
 /// is an answer too (400, 501), with `CLOSE`: after it the framing cannot be trusted.
-#[inline(never)]
 pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
     *r = Request {
         status: 200,
@@ -284,7 +282,6 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
 }
 
 /// `delay=`'s value: a decimal number of `us`, `ms` or `s`, in microseconds, capped.
-#[inline(never)]
 fn delay(value: &[u8]) -> Option<u32> {
     let mut digits = 0;
     while value.get(digits).is_some_and(u8::is_ascii_digit) {

@@ -54,6 +54,8 @@ const T_TIMER: u64 = SLOTS as u64 + 2;
 
 const VERSION: &[u8] = concat!("pong ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b"usage: pong [--port N] [--drain SECONDS] | -v | --version\n";
+/// Set-up and event-loop failures but bind's and listen's, which have their own lines.
+const SYSCALL_FAILED: &[u8] = b"pong: a system call of the event loop failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
 
@@ -250,7 +252,6 @@ impl Writer<'_> {
 
 /// Refreshes the Date value when the second has changed: one clock_gettime per
 /// wake-up, the formatting at most once a second.
-#[inline(never)]
 fn date(g: &mut Global) {
     let mut ts = [0usize; 2];
     // SAFETY: as in `after`.
@@ -279,13 +280,14 @@ fn date(g: &mut Global) {
         year += 1;
     }
     let mut month = 0;
-    while let Some(&len) = MONTH_DAYS.get(month) {
-        let len = len as u32 + (month == 1 && year % 4 == 0) as u32;
-        if days < len {
+    for (m, &len) in MONTH_DAYS.iter().enumerate() {
+        let len = len as u32 + (m == 1 && year % 4 == 0) as u32;
+        if days >= len {
+            days -= len;
+            month = m + 1;
+        } else {
             break;
         }
-        days -= len;
-        month += 1;
     }
     let d = &mut g.date;
     *d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
@@ -321,7 +323,6 @@ const MONTHS: [[u8; 3]; 12] = [
     *b"Nov", *b"Dec",
 ];
 /// Queues the answer to `c.req`.
-#[inline(never)]
 fn answer(c: &mut Conn, g: &Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
@@ -375,7 +376,6 @@ fn fail(c: &mut Conn, status: u16) {
 
 /// Advances `c` over its buffered input by one step; false when it cannot go on
 /// without more input or time.
-#[inline(never)]
 fn step(c: &mut Conn, g: &mut Global) -> bool {
     let Some(data) = c.buf.get(c.start as usize..c.len as usize) else {
         return false;
@@ -579,12 +579,11 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
         c.events = want;
         check(
             ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64),
-            b"pong: epoll_ctl failed\n",
+            SYSCALL_FAILED,
         );
     }
 }
 
-#[inline(never)]
 fn accept(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: NULL address pointers: the peer's address is not wanted.
@@ -600,7 +599,7 @@ fn accept(s: &mut State) {
     if fd == -EAGAIN as isize || fd == -EINTR as isize || fd == -libc::ECONNABORTED as isize {
         return;
     }
-    let fd = check(fd, b"pong: accept4 failed\n");
+    let fd = check(fd, SYSCALL_FAILED);
     // At the limit: accepted and closed at once, so the backlog never fills with
     // connections that wait for nothing.
     let Some(c) = s.conns.get_mut(fd).filter(|_| fd < g.limit) else {
@@ -608,13 +607,12 @@ fn accept(s: &mut State) {
     };
     check(
         ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64),
-        b"pong: epoll_ctl failed\n",
+        SYSCALL_FAILED,
     );
     c.events = EPOLLIN as u8;
     g.top = g.top.max(fd);
 }
 
-#[inline(never)]
 fn signal(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and exactly one signalfd_siginfo long.
@@ -645,7 +643,6 @@ fn signal(s: &mut State) {
     }
 }
 
-#[inline(never)]
 fn timer(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: `scratch` is live and longer than the timer's 8-byte expiry count.
@@ -685,6 +682,7 @@ fn timer(s: &mut State) {
 ///
 /// # Safety
 /// `p` must point to a NUL-terminated string that outlives the slice.
+#[inline(never)]
 unsafe fn arg<'a>(p: *const u8) -> &'a [u8] {
     let mut n = 0;
     // SAFETY: reads stop at the NUL, within the string.
@@ -778,7 +776,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         // SAFETY: as above.
         fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
     }
-    let fd = check(fd, b"pong: socket failed\n");
+    let fd = check(fd, SYSCALL_FAILED);
     let [f0, f1] = (family as u16).to_ne_bytes();
     let [p0, p1] = port.to_be_bytes();
     addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
@@ -826,7 +824,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
                 0,
                 0,
             ),
-            b"pong: epoll_create1 failed\n",
+            SYSCALL_FAILED,
         );
         g.signal = check(
             sys(
@@ -836,7 +834,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
                 rt::SIGSET_BYTES,
                 (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
             ),
-            b"pong: signalfd4 failed\n",
+            SYSCALL_FAILED,
         );
         g.timer = check(
             sys(
@@ -846,7 +844,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
                 0,
                 0,
             ),
-            b"pong: timerfd_create failed\n",
+            SYSCALL_FAILED,
         );
     }
     for (fd, tag) in [
@@ -856,7 +854,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     ] {
         check(
             ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag),
-            b"pong: epoll_ctl failed\n",
+            SYSCALL_FAILED,
         );
     }
     // Zombies can predate us, and their SIGCHLD is gone.
@@ -876,7 +874,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         if n == -EINTR as isize {
             continue;
         }
-        let n = check(n, b"pong: epoll_pwait failed\n");
+        let n = check(n, SYSCALL_FAILED);
         date(g);
         for i in 0..n {
             let Some(&ev) = s.global.events.get(i) else {
