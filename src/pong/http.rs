@@ -163,28 +163,28 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
                 _ => *bad |= 1,
             }
             length = true;
-        } else if is(name, b"transfer-encoding") {
-            let mut rest = value;
-            while !rest.is_empty() {
-                let (coding, more) = split(rest, b',');
-                rest = more;
-                let coding = trim(coding);
-                if !coding.is_empty() {
-                    codings += 1;
-                    chunked = is(coding, b"chunked");
-                }
-            }
-        } else if is(name, b"connection") {
-            let mut rest = value;
-            while !rest.is_empty() {
-                let (option, more) = split(rest, b',');
-                rest = more;
-                let option = trim(option);
-                close |= is(option, b"close");
-                keep |= is(option, b"keep-alive");
-            }
         } else if is(name, b"expect") {
             expect = is(value, b"100-continue");
+        } else {
+            // Both lists: of codings, and of connection options.
+            let te = is(name, b"transfer-encoding");
+            let mut rest = if te || is(name, b"connection") {
+                value
+            } else {
+                &[]
+            };
+            while !rest.is_empty() {
+                let (item, more) = split(rest, b',');
+                rest = more;
+                let item = trim(item);
+                if !te {
+                    close |= is(item, b"close");
+                    keep |= is(item, b"keep-alive");
+                } else if !item.is_empty() {
+                    codings += 1;
+                    chunked = is(item, b"chunked");
+                }
+            }
         }
     }
     // RFC 9112 3.2: exactly one Host in HTTP/1.1, never more than one.
