@@ -61,7 +61,7 @@ struct Header {
 
 /// 0 or 1, chosen by the program (crate root).
 const DATA_SEGMENTS: usize = crate::DATA_SEGMENTS;
-const _: () = assert!(DATA_SEGMENTS <= 1);
+const _: () = assert!(matches!(DATA_SEGMENTS, 0 | 1));
 
 /// How many program headers follow the file header.
 const PHNUM: usize = 1 + DATA_SEGMENTS + cfg!(target_pointer_width = "32") as usize;

@@ -170,22 +170,28 @@ fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
     }
 }
 
-/// The monotonic clock `us` microseconds and `secs` seconds from now, as seconds << 32
-/// | nanoseconds: ordered like the time, and no 64-bit division on 32-bit arches.
-#[inline(never)]
-fn after(us: u32, secs: u32) -> u64 {
+/// The time on clock `id`: seconds and nanoseconds.
+fn clock(id: libc::clockid_t) -> [usize; 2] {
     let mut ts = [0usize; 2];
     // SAFETY: `ts` is a timespec of the native word size, which the (non-time64)
     // clock_gettime of every arch we build writes.
     unsafe {
         sys(
             libc::SYS_clock_gettime,
-            libc::CLOCK_MONOTONIC as usize,
+            id as usize,
             &raw mut ts as usize,
             0,
             0,
         )
     };
+    ts
+}
+
+/// The monotonic clock `us` microseconds and `secs` seconds from now, as seconds << 32
+/// | nanoseconds: ordered like the time, and no 64-bit division on 32-bit arches.
+#[inline(never)]
+fn after(us: u32, secs: u32) -> u64 {
+    let ts = clock(libc::CLOCK_MONOTONIC);
     let [s, ns] = ts;
     let mut ns = ns as u32 + us % 1_000_000 * 1000;
     let mut s = s as u64 + (us / 1_000_000 + secs) as u64;
@@ -253,18 +259,7 @@ impl Writer<'_> {
 /// Refreshes the Date value when the second has changed: one clock_gettime per
 /// wake-up, the formatting at most once a second.
 fn date(g: &mut Global) {
-    let mut ts = [0usize; 2];
-    // SAFETY: as in `after`.
-    unsafe {
-        sys(
-            libc::SYS_clock_gettime,
-            libc::CLOCK_REALTIME as usize,
-            &raw mut ts as usize,
-            0,
-            0,
-        )
-    };
-    let now = ts[0];
+    let [now, _] = clock(libc::CLOCK_REALTIME);
     if now == g.date_of {
         return;
     }
