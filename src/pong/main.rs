@@ -6,9 +6,10 @@
 //! every signal blocked and taken synchronously, children reaped.
 #![no_std]
 #![no_main]
-// There is no libc to supply memcpy, memmove or strlen (compiler_builtins has them only
-// for targets without one): keep LLVM from turning loops into calls to them. Copies are
-// byte loops instead (the longest is a partial request moved to the buffer's front).
+// There is no libc to supply memcpy, memmove, memset, memcmp or strlen (compiler_builtins
+// has them only for targets without one): pong defines the few LLVM still calls (at the
+// end of this file, byte loops), and `no_builtins` keeps LLVM from turning pong's own
+// loops, those included, into calls to them.
 #![no_builtins]
 
 #[path = "../rt.rs"]
