@@ -62,8 +62,8 @@ const MAX_DRAIN: u64 = 86_400;
 
 struct Conn {
     /// Unparsed input is `buf[start..len]`.
-    start: u32,
-    len: u32,
+    start: usize,
+    len: usize,
     phase: u8,
     /// The epoll events asked for (EPOLLIN, EPOLLOUT or none while delayed).
     events: u8,
@@ -76,9 +76,9 @@ struct Conn {
     /// When a delayed answer is due (see `after`).
     deadline: u64,
     /// Waiting to be written: `out[sent..queued]`, then `zeros` body bytes.
-    sent: u32,
-    queued: u32,
-    zeros: u32,
+    sent: usize,
+    queued: usize,
+    zeros: usize,
     buf: [u8; HEAD],
     out: [u8; OUT],
 }
@@ -334,7 +334,7 @@ fn answer(c: &mut Conn, g: &Global) {
     };
     let mut w = Writer {
         buf: &mut c.out,
-        n: c.queued as usize,
+        n: c.queued,
     };
     w.put(b"HTTP/1.1 ");
     w.num(r.status as u32);
@@ -356,10 +356,10 @@ fn answer(c: &mut Conn, g: &Global) {
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
         w.put(text);
         if text.is_empty() {
-            c.zeros = r.size;
+            c.zeros = r.size as usize;
         }
     }
-    c.queued = w.n as u32;
+    c.queued = w.n;
     c.phase = if close { P_LINGER } else { P_HEAD };
 }
 
@@ -373,7 +373,7 @@ fn fail(c: &mut Conn, status: u16) {
 /// Advances `c` over its buffered input by one step; false when it cannot go on
 /// without more input or time.
 fn step(c: &mut Conn, g: &mut Global) -> bool {
-    let Some(data) = c.buf.get(c.start as usize..c.len as usize) else {
+    let Some(data) = c.buf.get(c.start..c.len) else {
         return false;
     };
     // Nothing incomplete may fill the whole buffer: it would never complete.
@@ -382,20 +382,20 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
         P_HEAD => {
             // RFC 9112 2.2: empty lines before a request line are ignored.
             if data.first() == Some(&b'\n') || data.starts_with(b"\r\n") {
-                c.start += 1 + (data.first() == Some(&b'\r')) as u32;
+                c.start += 1 + (data.first() == Some(&b'\r')) as usize;
                 return true;
             }
             match http::parse(data, g.draining, &mut c.req) {
                 Some(n) => {
                     let r = c.req;
-                    c.start += n as u32;
+                    c.start += n;
                     if r.flags & http::CONTINUE != 0 {
                         let mut w = Writer {
                             buf: &mut c.out,
-                            n: c.queued as usize,
+                            n: c.queued,
                         };
                         w.put(b"HTTP/1.1 100 Continue\r\n\r\n");
-                        c.queued = w.n as u32;
+                        c.queued = w.n;
                     }
                     c.left = r.body;
                     c.phase = if r.flags & http::CHUNKED != 0 {
@@ -415,7 +415,7 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
                 return false;
             }
             let n = c.left.min(data.len() as u64);
-            c.start += n as u32;
+            c.start += n as usize;
             c.left -= n;
             if c.left == 0 {
                 c.phase = if c.phase == P_BODY { P_READY } else { P_CRLF };
@@ -429,7 +429,7 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
                 }
                 return false;
             };
-            c.start += n as u32;
+            c.start += n;
             match (c.phase, http::chunk_size(line)) {
                 (P_SIZE, Some(0)) => c.phase = P_TRAILER,
                 (P_SIZE, Some(size)) => {
@@ -478,7 +478,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
         return;
     };
     if readable {
-        let (start, len) = (c.start as usize, c.len as usize);
+        let (start, len) = (c.start, c.len);
         for i in start..len {
             if let Some(&b) = c.buf.get(i)
                 && let Some(to) = c.buf.get_mut(i - start)
@@ -486,13 +486,9 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
                 *to = b;
             }
         }
-        c.len = if c.phase == P_LINGER {
-            0
-        } else {
-            (len - start) as u32
-        };
+        c.len = if c.phase == P_LINGER { 0 } else { len - start };
         c.start = 0;
-        if let Some(room) = c.buf.get_mut(c.len as usize..).filter(|r| !r.is_empty()) {
+        if let Some(room) = c.buf.get_mut(c.len..).filter(|r| !r.is_empty()) {
             // SAFETY: `room` is live, writable memory of the length passed.
             let n = unsafe {
                 sys(
@@ -506,23 +502,20 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
             if n == 0 || (n < 0 && n != -EAGAIN as isize && n != -EINTR as isize) {
                 return drop_conn(c, fd);
             }
-            c.len += n.max(0) as u32;
+            c.len += n.max(0) as usize;
         }
     }
     let mut waiting;
     loop {
         let mut blocked = false;
-        while c.zeros == 0 && c.queued as usize + ROOM <= OUT {
+        while c.zeros == 0 && c.queued + ROOM <= OUT {
             if !step(c, g) {
                 blocked = true;
                 break;
             }
         }
-        let head = c
-            .out
-            .get(c.sent as usize..c.queued as usize)
-            .unwrap_or_default();
-        waiting = head.len() + c.zeros as usize;
+        let head = c.out.get(c.sent..c.queued).unwrap_or_default();
+        waiting = head.len() + c.zeros;
         if waiting > 0 {
             let iov = [
                 libc::iovec {
@@ -531,7 +524,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
                 },
                 libc::iovec {
                     iov_base: zeros.as_ptr() as *mut _,
-                    iov_len: c.zeros as usize,
+                    iov_len: c.zeros,
                 },
             ];
             // SAFETY: both iovecs describe live memory of the lengths given.
@@ -542,11 +535,11 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
             let n = n.max(0) as usize;
             waiting -= n;
             if n >= head.len() {
-                c.zeros -= (n - head.len()) as u32;
+                c.zeros -= n - head.len();
                 c.sent = 0;
                 c.queued = 0;
             } else {
-                c.sent += n as u32;
+                c.sent += n;
             }
             if waiting > 0 {
                 break;
