@@ -134,6 +134,12 @@ fn write(fd: usize, text: &[u8]) {
     unsafe { sys(libc::SYS_write, fd, text.as_ptr() as usize, text.len(), 0) };
 }
 
+/// One read(2) into `buf`: the byte count or -errno.
+fn read(fd: usize, buf: &mut [u8]) -> isize {
+    // SAFETY: `buf` is live, writable memory of the length passed.
+    unsafe { sys(libc::SYS_read, fd, buf.as_mut_ptr() as usize, buf.len(), 0) }
+}
+
 fn close(fd: usize) {
     // SAFETY: closes a descriptor pong owns; nothing refers to it afterwards.
     unsafe { sys(libc::SYS_close, fd, 0, 0, 0) };
@@ -489,16 +495,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
         c.len = if c.phase == P_LINGER { 0 } else { len - start };
         c.start = 0;
         if let Some(room) = c.buf.get_mut(c.len..).filter(|r| !r.is_empty()) {
-            // SAFETY: `room` is live, writable memory of the length passed.
-            let n = unsafe {
-                sys(
-                    libc::SYS_read,
-                    fd,
-                    room.as_mut_ptr() as usize,
-                    room.len(),
-                    0,
-                )
-            };
+            let n = read(fd, room);
             if n == 0 || (n < 0 && n != -EAGAIN as isize && n != -EINTR as isize) {
                 return drop_conn(c, fd);
             }
@@ -604,16 +601,8 @@ fn accept(s: &mut State) {
 
 fn signal(s: &mut State) {
     let g = &mut s.global;
-    // SAFETY: `scratch` is live and exactly one signalfd_siginfo long.
-    let n = unsafe {
-        sys(
-            libc::SYS_read,
-            g.signal,
-            g.scratch.as_mut_ptr() as usize,
-            128,
-            0,
-        )
-    };
+    // `scratch` is exactly one signalfd_siginfo long.
+    let n = read(g.signal, &mut g.scratch);
     if n < 4 {
         return;
     }
@@ -634,16 +623,8 @@ fn signal(s: &mut State) {
 
 fn timer(s: &mut State) {
     let g = &mut s.global;
-    // SAFETY: `scratch` is live and longer than the timer's 8-byte expiry count.
-    unsafe {
-        sys(
-            libc::SYS_read,
-            g.timer,
-            g.scratch.as_mut_ptr() as usize,
-            8,
-            0,
-        )
-    };
+    // The timer's 8-byte expiry count: reading it ends its readiness.
+    read(g.timer, g.scratch.get_mut(..8).unwrap_or_default());
     let now = after(0, 0);
     g.next = 0;
     if g.draining {
