@@ -106,6 +106,10 @@ struct Global {
     scratch: [u8; 128],
 }
 
+/// `global` first: at the start of the segment, near the code, where the RISC arches
+/// reach its fields with short address sequences (rustc would put it after the
+/// connections, 100 MB on).
+#[repr(C)]
 struct State {
     global: Global,
     conns: [Conn; SLOTS],
