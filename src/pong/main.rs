@@ -165,12 +165,19 @@ fn check(r: isize, line: &[u8]) -> usize {
     r as usize
 }
 
-/// Sets what epoll reports for `fd`, tagged `tag`.
+/// [`check`] for the set-up and event-loop calls, which share one line: one call site
+/// each without the line's address and length.
 #[inline(never)]
-fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
+fn must(r: isize) -> usize {
+    check(r, SYSCALL_FAILED)
+}
+
+/// Sets what epoll reports for `fd`, tagged `tag`; exits if it cannot (see [`must`]).
+#[inline(never)]
+fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) {
     let mut ev = libc::epoll_event { events, u64: tag };
     // SAFETY: `ev` is a live epoll_event; the kernel copies it.
-    unsafe {
+    must(unsafe {
         sys(
             libc::SYS_epoll_ctl,
             g.ep,
@@ -178,7 +185,7 @@ fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) -> isize {
             fd,
             &raw mut ev as usize,
         )
-    }
+    });
 }
 
 /// The time on clock `id`: seconds and nanoseconds.
@@ -567,10 +574,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
     } as u8;
     if want != c.events {
         c.events = want;
-        check(
-            ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64),
-            SYSCALL_FAILED,
-        );
+        ctl(g, libc::EPOLL_CTL_MOD, fd, want as u32, fd as u64);
     }
 }
 
@@ -589,16 +593,13 @@ fn accept(s: &mut State) {
     if fd == -EAGAIN as isize || fd == -EINTR as isize || fd == -libc::ECONNABORTED as isize {
         return;
     }
-    let fd = check(fd, SYSCALL_FAILED);
+    let fd = must(fd);
     // At the limit: accepted and closed at once, so the backlog never fills with
     // connections that wait for nothing.
     let Some(c) = s.conns.get_mut(fd).filter(|_| fd < g.limit) else {
         return close(fd);
     };
-    check(
-        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64),
-        SYSCALL_FAILED,
-    );
+    ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, fd as u64);
     c.events = EPOLLIN as u8;
     g.top = g.top.max(fd);
 }
@@ -750,7 +751,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         // SAFETY: as above.
         fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
     }
-    let fd = check(fd, SYSCALL_FAILED);
+    let fd = must(fd);
     let [f0, f1] = (family as u16).to_ne_bytes();
     let [p0, p1] = port.to_be_bytes();
     addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
@@ -790,46 +791,34 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
     // passed.
     unsafe {
-        g.ep = check(
-            sys(
-                libc::SYS_epoll_create1,
-                libc::EPOLL_CLOEXEC as usize,
-                0,
-                0,
-                0,
-            ),
-            SYSCALL_FAILED,
-        );
-        g.signal = check(
-            sys(
-                libc::SYS_signalfd4,
-                -1isize as usize,
-                &rt::WAITED_BYTES as *const _ as usize,
-                rt::SIGSET_BYTES,
-                (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
-            ),
-            SYSCALL_FAILED,
-        );
-        g.timer = check(
-            sys(
-                libc::SYS_timerfd_create,
-                libc::CLOCK_MONOTONIC as usize,
-                (libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) as usize,
-                0,
-                0,
-            ),
-            SYSCALL_FAILED,
-        );
+        g.ep = must(sys(
+            libc::SYS_epoll_create1,
+            libc::EPOLL_CLOEXEC as usize,
+            0,
+            0,
+            0,
+        ));
+        g.signal = must(sys(
+            libc::SYS_signalfd4,
+            -1isize as usize,
+            &rt::WAITED_BYTES as *const _ as usize,
+            rt::SIGSET_BYTES,
+            (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
+        ));
+        g.timer = must(sys(
+            libc::SYS_timerfd_create,
+            libc::CLOCK_MONOTONIC as usize,
+            (libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) as usize,
+            0,
+            0,
+        ));
     }
     for (fd, tag) in [
         (g.listen, T_LISTEN),
         (g.signal, T_SIGNAL),
         (g.timer, T_TIMER),
     ] {
-        check(
-            ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag),
-            SYSCALL_FAILED,
-        );
+        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag);
     }
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
@@ -848,7 +837,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         if n == -EINTR as isize {
             continue;
         }
-        let n = check(n, SYSCALL_FAILED);
+        let n = must(n);
         date(g);
         for i in 0..n {
             let Some(&ev) = s.global.events.get(i) else {
