@@ -54,9 +54,9 @@ const T_SIGNAL: u64 = SLOTS as u64 + 1;
 const T_TIMER: u64 = SLOTS as u64 + 2;
 
 const VERSION: &[u8] = concat!("pong ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
-const USAGE: &[u8] = b"usage: pong [--port N] [--drain SECONDS] | -v | --version\n";
+const USAGE: &[u8] = b"usage: pong [--port N] [--drain S] | -v | --version\n";
 /// Set-up and event-loop failures but bind's and listen's, which have their own lines.
-const SYSCALL_FAILED: &[u8] = b"pong: a system call of the event loop failed\n";
+const SYSCALL_FAILED: &[u8] = b"pong: an event-loop system call failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
 
