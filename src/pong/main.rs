@@ -292,22 +292,20 @@ fn date(g: &mut Global) {
         days -= 365 + (year % 4 == 0) as u32;
         year += 1;
     }
+    // December is what is left after the first eleven months: `month` stays below 12.
     let mut month = 0;
-    for (m, &len) in MONTH_DAYS.iter().enumerate() {
-        let len = len as u32 + (m == 1 && year % 4 == 0) as u32;
-        if days >= len {
-            days -= len;
-            month = m + 1;
-        } else {
+    while let Some(&len) = MONTH_DAYS.get(month).filter(|_| month < 11) {
+        let len = len as u32 + (month == 1 && year % 4 == 0) as u32;
+        if days < len {
             break;
         }
+        days -= len;
+        month += 1;
     }
     let d = &mut g.date;
     *d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
     d[9..12].copy_from_slice(&WEEKDAYS[weekday as usize]);
-    if let Some(name) = MONTHS.get(month) {
-        d[17..20].copy_from_slice(name);
-    }
+    d[17..20].copy_from_slice(&MONTHS[month]);
     two(d, 14, days + 1);
     two(d, 21, year / 100);
     two(d, 23, year % 100);
