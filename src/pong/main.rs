@@ -60,6 +60,8 @@ const SYSCALL_FAILED: &[u8] = b"pong: an event-loop system call failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
 
+/// The buffers last: every other field within a short offset of the slot's start.
+#[repr(C)]
 struct Conn {
     /// Unparsed input is `buf[start..len]`.
     start: usize,
@@ -83,7 +85,8 @@ struct Conn {
     out: [u8; OUT],
 }
 
-/// Everything but the connections.
+/// Everything but the connections, the arrays last (see `Conn`).
+#[repr(C)]
 struct Global {
     ep: usize,
     listen: usize,
