@@ -63,14 +63,15 @@ const MAX_DRAIN: u64 = 86_400;
 /// The buffers last: every other field within a short offset of the slot's start.
 #[repr(C)]
 struct Conn {
+    /// Where its input stands (`P_*`), first: x86_64 reaches offset 0 in fewer bytes.
+    phase: u8,
+    /// Whether our side is shut down (after a closing answer).
+    shut: bool,
+    /// The epoll events asked for (EPOLLIN, EPOLLOUT or none while delayed).
+    events: u8,
     /// Unparsed input is `buf[start..len]`.
     start: usize,
     len: usize,
-    phase: u8,
-    /// The epoll events asked for (EPOLLIN, EPOLLOUT or none while delayed).
-    events: u8,
-    /// Whether our side is shut down (after a closing answer).
-    shut: bool,
     /// The request being read or answered.
     req: Request,
     /// Body bytes still to skip: Content-Length's, or the current chunk's.
