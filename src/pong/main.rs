@@ -125,13 +125,14 @@ struct State {
 /// segment (.bss), which takes no bytes of the file.
 static mut STATE: State = unsafe { core::mem::zeroed() };
 
-/// A raw system call (`rt::arch`), its result or -errno.
+/// A raw system call of at most four arguments (`rt::arch`), its result or -errno.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 unsafe fn sys(n: c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    // SAFETY: passed on from the caller. syscall4 returns -errno on every arch but
+    // SAFETY: passed on from the caller, for a syscall of at most four arguments (the
+    // fifth register is left as it was). syscall4 returns -errno on every arch but
     // ppc64le, whose syscall4 leaves the kernel's positive errno (pausle needs no more);
     // there syscall5 with an unused fifth argument does the negation. Elsewhere
     // syscall4 leaves the fifth argument register alone: one instruction less a call.
@@ -837,14 +838,17 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     rt::reap();
     loop {
         let g = &mut s.global;
-        // SAFETY: `events` is live for 64 entries; a NULL signal mask leaves ours.
+        // SAFETY: `events` is live for 64 entries; the fifth argument, the signal mask,
+        // is NULL, which leaves ours (and makes the kernel ignore the sixth, its size).
+        // Through syscall5: `sys` leaves the fifth argument register as it was.
         let n = unsafe {
-            sys(
+            rt::arch::syscall5(
                 libc::SYS_epoll_pwait,
                 g.ep,
                 g.events.as_mut_ptr() as usize,
                 64,
                 -1isize as usize,
+                0,
             )
         };
         if n == -EINTR as isize {
