@@ -11,20 +11,20 @@
 //! and a blocked signal can neither kill nor stop-and-forget us (SIGKILL and SIGSTOP
 //! cannot be blocked and still work, as they should).
 //!
-//! This file is the whole policy and is the same on every arch; `arch/<arch>.rs` holds
-//! only `_start` and the syscall instruction.
+//! This file is the whole policy and is the same on every arch; `rt.rs`, the runtime it
+//! shares with pong, holds the signal sets, and `arch/<arch>.rs` `_start` and the
+//! syscall instruction.
 #![no_std]
 #![no_main]
 
-#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
-#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
-#[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
-#[cfg_attr(target_arch = "powerpc64", path = "arch/powerpc64.rs")]
-#[cfg_attr(target_arch = "s390x", path = "arch/s390x.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
-#[cfg_attr(target_arch = "x86", path = "arch/x86.rs")]
-#[cfg_attr(target_arch = "loongarch64", path = "arch/loongarch64.rs")]
-mod arch;
+mod rt;
+
+/// The image has no writable segment (src/elf.rs): pausle writes nothing but its stack.
+#[cfg_attr(not(target_env = "musl"), allow(dead_code))]
+const DATA_SEGMENTS: usize = 0;
+/// ppc64le: r2 holds the image's address, not a TOC (`arch::address!`, src/link.ld).
+#[cfg_attr(not(target_arch = "powerpc64"), allow(dead_code))]
+const R2_TOC: bool = false;
 
 /// The address of static `$s`, or `$offset` bytes into it, as a usize, reached the way
 /// the arch does it best: the compiler's way but for ppc64's image (`arch::address!`).
@@ -40,34 +40,13 @@ macro_rules! address {
 #[cfg(target_arch = "powerpc64")]
 use arch::address;
 
-// The shipped (musl) builds are linked straight to a flat image whose first bytes are
-// this ELF header (see src/link.ld); the host dev build is an ordinary ELF from the
-// platform linker and needs none.
-#[cfg(target_env = "musl")]
-mod elf;
+use libc::{EINTR, SIGCHLD, STDERR_FILENO, STDOUT_FILENO};
+use rt::arch::{self, syscall4_raw};
 
-use arch::{syscall4, syscall4_raw};
-use libc::{
-    EINTR, SIG_BLOCK, SIGCHLD, SIGINT, SIGTERM, STDERR_FILENO, STDOUT_FILENO, WNOHANG, c_int,
-};
-
-/// The kernel's signal set: one bit per signal 1..=64. `_NSIG` is 64 on every arch we
-/// build, and the `rt_*` syscalls insist on exactly this size (libc's `sigset_t` is a
-/// larger userspace type they reject with EINVAL).
-type KernelSigset = u64;
-const SIGSET_BYTES: usize = core::mem::size_of::<KernelSigset>();
-
-const fn bit(sig: c_int) -> KernelSigset {
-    1 << (sig - 1)
-}
-
-/// Every signal. Blocking SIGKILL and SIGSTOP is silently ignored by the kernel, and a
-/// synchronous fault (a real SIGSEGV, say) is still delivered: blocking only protects
-/// us from signals that someone *sends*. The image carries it in its ELF header
+/// The set of every signal: the image carries it in its ELF header
 /// (`elf::all_signals!`); the host build, which has no such header, here.
-const ALL: KernelSigset = !0;
 #[cfg(not(target_env = "musl"))]
-static ALL_SIGNALS: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
+static ALL_SIGNALS: [u8; rt::SIGSET_BYTES] = rt::ALL_BYTES;
 #[cfg(not(target_env = "musl"))]
 macro_rules! all_signals {
     () => {
@@ -75,12 +54,10 @@ macro_rules! all_signals {
     };
 }
 #[cfg(target_env = "musl")]
-use elf::all_signals;
-/// What we wait for: a request to stop, or a child to reap.
-const WAITED: KernelSigset = bit(SIGINT) | bit(SIGTERM) | bit(SIGCHLD);
-// The set as the kernel reads it, in native byte order: as bytes it needs no 8-byte
-// alignment in the image, which would cost padding after the code on some arches.
-static WAITED_SIGNALS: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
+use rt::elf::all_signals;
+/// What pausle waits for (`rt`'s): a static, so that it is reached as the arch does it
+/// best (`address!`).
+static WAITED_SIGNALS: [u8; rt::SIGSET_BYTES] = rt::WAITED_BYTES;
 
 /// The exit status when blocking the signals or waiting for them fails (README's
 /// contract): neither 0 (told to stop) nor 2 (usage).
@@ -117,33 +94,25 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
 
 /// Waits until told to stop, reaping children all along; returns the exit status.
 fn pause() -> i32 {
-    // SAFETY: the set pointers refer to statics of the size passed; the other pointer
-    // arguments are NULL, which these syscalls accept.
+    // Unblocked, SIGTERM would be dropped (PID 1) or kill us (not PID 1): pausing
+    // then would make `docker stop` wait out its grace period. Fail instead.
+    if rt::block_all!(all_signals!()) != 0 {
+        return FAILED;
+    }
+    // SAFETY: the set pointer refers to a static of the size passed; the other pointer
+    // arguments are NULL, which rt_sigtimedwait accepts.
     unsafe {
-        // Unblocked, SIGTERM would be dropped (PID 1) or kill us (not PID 1): pausing
-        // then would make `docker stop` wait out its grace period. Fail instead.
-        if syscall4_raw(
-            libc::SYS_rt_sigprocmask,
-            SIG_BLOCK as usize,
-            all_signals!(),
-            0,
-            SIGSET_BYTES,
-        ) != 0
-        {
-            return FAILED;
-        }
         loop {
             // Reap before every wait: the first pass collects zombies that predate our
             // execve (their SIGCHLD went to whoever we were before and is gone), the
-            // rest answer SIGCHLD. Children that die together raise one SIGCHLD, so
-            // reap until none is left; WNOHANG makes "none dead yet" return 0.
-            while syscall4(libc::SYS_wait4, -1isize as usize, 0, WNOHANG as usize, 0) > 0 {}
-            let sig = syscall4(
+            // rest answer SIGCHLD.
+            rt::reap();
+            let sig = arch::syscall4(
                 libc::SYS_rt_sigtimedwait,
                 address!(WAITED_SIGNALS),
                 0,
                 0,
-                SIGSET_BYTES,
+                rt::SIGSET_BYTES,
             );
             // SIGCHLD: reap. -EINTR (after a SIGSTOP and SIGCONT, say): wait again.
             // Anything else positive is SIGINT or SIGTERM, the only other signals we

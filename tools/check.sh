@@ -37,6 +37,8 @@ std_cargo() { PATH=$lld_path/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=
 build_std=(-Zbuild-std=core)
 
 field() { python3 tools/manifest.py "$@"; }
+# The crate's programs (Cargo.toml's [[bin]]s): each is built, compared and budgeted.
+programs=$(field --programs)
 host_arch=$(uname -m)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -61,7 +63,7 @@ copy_tree() {
 
 stage_build() {
   say "build every target twice, from two checkout paths, and compare"
-  local tmp a b arch triple
+  local tmp a b arch triple prog
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
   a=$tmp/a
@@ -72,19 +74,23 @@ stage_build() {
   while read -r arch triple; do
     (cd "$a" && std_cargo build -q --release "${build_std[@]}" --target "$triple")
     (cd "$b" && std_cargo build -q --release "${build_std[@]}" --target "$triple")
-    if ! cmp "$a/target/$triple/release/pausle" "$b/target/$triple/release/pausle"; then
-      echo "NOT REPRODUCIBLE: $triple differs between $a and $b" >&2
-      return 1
-    fi
-    cp "$a/target/$triple/release/pausle" "$out/pausle-$arch"
-    echo "$arch: $(stat -c %s "$out/pausle-$arch") bytes, identical across both builds"
+    for prog in $programs; do
+      if ! cmp "$a/target/$triple/release/$prog" "$b/target/$triple/release/$prog"; then
+        echo "NOT REPRODUCIBLE: $prog for $triple differs between $a and $b" >&2
+        return 1
+      fi
+      cp "$a/target/$triple/release/$prog" "$out/$prog-$arch"
+      echo "$arch: $prog $(stat -c %s "$out/$prog-$arch") bytes, identical across both builds"
+    done
   done < <(field arch triple)
 }
 
 stage_budget() {
   say "size budget"
-  local arch bins=()
-  for arch in $(field arch); do bins+=("$out/pausle-$arch"); done
+  local arch prog bins=()
+  for arch in $(field arch); do
+    for prog in $programs; do bins+=("$out/$prog-$arch"); done
+  done
   python3 tools/budget.py "${bins[@]}"
 }
 

@@ -33,6 +33,22 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 /// call here.
 pub use syscall4 as syscall4_raw;
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in x4.
+    unsafe {
+        asm!("svc #0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b,
+             in("x2") c, in("x3") d, in("x4") e, options(nostack));
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety

@@ -6,6 +6,10 @@ use core::arch::{asm, global_asm};
 global_asm!(
     ".globl _start",
     ".type _start, %function",
+    // In a Thumb build the entry is Thumb code: the linker then sets bit 0 of its
+    // address in e_entry, which makes the kernel start the process in Thumb state.
+    #[cfg(target_feature = "thumb-mode")]
+    ".thumb_func",
     "_start:",
     "mov r0, sp",
     "b {start}",
@@ -22,8 +26,14 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
     // SAFETY: the ARM EABI syscall ABI: number in r7, arguments in r0..r3, result in
     // r0; nothing else is clobbered. (ARM mode: r7 is not the frame pointer here.)
     unsafe {
+        #[cfg(not(target_feature = "thumb-mode"))]
         asm!("svc #0", in("r7") n, inlateout("r0") a as isize => ret, in("r1") b,
              in("r2") c, in("r3") d, options(nostack));
+        // Thumb: r7 is the frame pointer, which asm! may not name; set and restore it.
+        #[cfg(target_feature = "thumb-mode")]
+        asm!("mov {t}, r7", "mov r7, {n}", "svc #0", "mov r7, {t}", n = in(reg) n,
+             t = out(reg) _, inlateout("r0") a as isize => ret, in("r1") b, in("r2") c,
+             in("r3") d, options(nostack));
     }
     ret
 }
@@ -31,6 +41,27 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
+
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in r4.
+    unsafe {
+        #[cfg(not(target_feature = "thumb-mode"))]
+        asm!("svc #0", in("r7") n, inlateout("r0") a as isize => ret, in("r1") b,
+             in("r2") c, in("r3") d, in("r4") e, options(nostack));
+        #[cfg(target_feature = "thumb-mode")]
+        asm!("mov {t}, r7", "mov r7, {n}", "svc #0", "mov r7, {t}", n = in(reg) n,
+             t = out(reg) _, inlateout("r0") a as isize => ret, in("r1") b, in("r2") c,
+             in("r3") d, in("r4") e, options(nostack));
+    }
+    ret
+}
 
 /// Ends every thread of the process with `code`.
 ///
@@ -40,7 +71,11 @@ pub use syscall4 as syscall4_raw;
 pub unsafe fn exit(code: i32) -> ! {
     // SAFETY: exit_group does not return and takes no pointers.
     unsafe {
-        asm!("svc #0", in("r7") libc::SYS_exit_group, in("r0") code, options(noreturn, nostack))
+        #[cfg(not(target_feature = "thumb-mode"))]
+        asm!("svc #0", in("r7") libc::SYS_exit_group, in("r0") code, options(noreturn, nostack));
+        #[cfg(target_feature = "thumb-mode")]
+        asm!("mov r7, {n}", "svc #0", n = in(reg) libc::SYS_exit_group, in("r0") code,
+             options(noreturn, nostack));
     }
 }
 

@@ -35,6 +35,25 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 /// call here.
 pub use syscall4 as syscall4_raw;
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in $a4.
+    unsafe {
+        asm!("syscall 0", in("$a7") n, inlateout("$a0") a as isize => ret, in("$a1") b,
+             in("$a2") c, in("$a3") d, in("$a4") e,
+             out("$t0") _, out("$t1") _, out("$t2") _, out("$t3") _, out("$t4") _,
+             out("$t5") _, out("$t6") _, out("$t7") _, out("$t8") _,
+             options(nostack));
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety

@@ -17,6 +17,14 @@ use core::arch::{asm, global_asm};
 // global entry point either, so _start sits in start's own section, which module-level
 // assembly always precedes, and falls through into it; link.ld fails the link should
 // anything ever come in between.
+//
+// That is pausle's way. A program whose code the compiler lets use the TOC (the crate
+// root's `R2_TOC`: pong, whose statics lie in a read+write segment 64 KiB past the
+// image, beyond addi's reach, and whose image may outgrow 32 KiB) gets a real TOC
+// instead: start then begins with the global entry point that derives r2 from r12,
+// which the ABI has the caller point at it, so _start sets r12 to start's (absolute,
+// fixed) address and falls through into that entry point. It also defines
+// __pausle_toc, by which link.ld tells the two kinds of image apart.
 global_asm!(
     ".section .text.{start},\"ax\",@progbits",
     ".globl _start",
@@ -25,14 +33,22 @@ global_asm!(
     "mr 3, 1",
     "li 0, 0",
     "stdu 0, -32(1)",
+    ".if {toc}",
+    "lis 12, {start}@ha",
+    "addi 12, 12, {start}@l",
+    ".globl __pausle_toc",
+    ".set __pausle_toc, 1",
+    ".else",
     "lis 2, {image}@ha",
+    ".endif",
     ".globl __pausle_entry_end",
     "__pausle_entry_end:",
     ".globl __pausle_start",
     ".set __pausle_start, {start}",
     ".previous",
     start = sym crate::start,
-    image = sym crate::elf::HEADER,
+    image = sym crate::rt::elf::HEADER,
+    toc = const crate::R2_TOC as u8,
 );
 
 // A ppc64 host (-gnu) build would be an ordinary ELF at no particular address, where
@@ -46,7 +62,7 @@ compile_error!("ppc64 builds only the musl image: _start's r2 is the image's add
 /// start would have to save.
 macro_rules! address {
     ($s:path) => {
-        $crate::arch::address!($s, 0)
+        $crate::rt::arch::address!($s, 0)
     };
     ($s:path, $offset:expr) => {{
         let p: usize;
@@ -112,6 +128,36 @@ pub unsafe fn syscall4_raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usi
             inlateout("r5") c => _,
             inlateout("r6") d => _,
             out("r7") _, out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+            out("ctr") _, out("xer") _, out("cr0") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in r7; a failure (cr0.SO set, errno
+    // positive in r3) is negated to -errno like every other arch's.
+    unsafe {
+        asm!(
+            "sc",
+            "bns+ 2f",
+            "neg 3, 3",
+            "2:",
+            inlateout("r0") n => _,
+            inlateout("r3") a as isize => ret,
+            inlateout("r4") b => _,
+            inlateout("r5") c => _,
+            inlateout("r6") d => _,
+            inlateout("r7") e => _,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
             out("ctr") _, out("xer") _, out("cr0") _,
             options(nostack),
         );

@@ -50,6 +50,22 @@ pub unsafe fn load_u64(p: *const u8) -> u64 {
     v
 }
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in a4.
+    unsafe {
+        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b,
+             in("a2") c, in("a3") d, in("a4") e, options(nostack));
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety

@@ -46,6 +46,35 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 /// call here.
 pub use syscall4 as syscall4_raw;
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    let de = [d, n as usize];
+    // SAFETY: the i386 syscall ABI as for syscall4, the fifth argument in edi. LLVM
+    // keeps esi for itself and has no register left for the fourth argument, so it and
+    // the number travel in memory, at eax: esi is saved on the stack around the trap.
+    unsafe {
+        asm!(
+            "push esi",
+            "mov esi, [eax]",
+            "mov eax, [eax + 4]",
+            "int 0x80",
+            "pop esi",
+            inlateout("eax") de.as_ptr() => ret,
+            in("ebx") a,
+            in("ecx") b,
+            in("edx") c,
+            in("edi") e,
+        );
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety

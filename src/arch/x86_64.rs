@@ -33,6 +33,23 @@ pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) 
 /// call here.
 pub use syscall4 as syscall4_raw;
 
+/// A raw Linux system call with up to five arguments (pong's), returning the result or
+/// -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
+    let ret;
+    // SAFETY: as for syscall4, the fifth argument in r8.
+    unsafe {
+        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b,
+             in("rdx") c, in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _,
+             options(nostack));
+    }
+    ret
+}
+
 /// Ends every thread of the process with `code`.
 ///
 /// # Safety
