@@ -59,12 +59,15 @@ compile_error!("ppc64 builds only the musl image: _start's r2 is the image's add
 /// The address of static `$s`, or `$offset` bytes into it, from r2 (see `_start`): one
 /// instruction. The asm has no side effect but is not `pure`, so that LLVM recomputes
 /// the address where it is needed rather than keep it in a callee-saved register, which
-/// start would have to save.
+/// start would have to save. Only for a program without a TOC (`R2_TOC` false: pausle),
+/// where r2 is the image's address.
+#[allow(unused_macros)]
 macro_rules! address {
     ($s:path) => {
         $crate::rt::arch::address!($s, 0)
     };
     ($s:path, $offset:expr) => {{
+        const { assert!(!$crate::R2_TOC, "r2 is the TOC here, not the image's address") };
         let p: usize;
         // SAFETY: computes an address and touches nothing: r2 holds the image's load
         // address, which `sym@l` is the offset from (src/link.ld asserts both). (Its
@@ -77,6 +80,7 @@ macro_rules! address {
         p
     }};
 }
+#[allow(unused_imports)]
 pub(crate) use address;
 
 /// A raw Linux system call with up to four arguments (unused ones may be anything).
