@@ -158,8 +158,11 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
         } else if is(name, b"content-length") {
             // Repeated, or a list ("5, 5"): RFC 9112 6.3 lets us reject it, and a
             // proxy that picked another value than ours would smuggle a request.
+            // `number` saturates: a length at its ceiling (2^60 bytes or more, 20
+            // digits and up included) is one that no u64 may have held, and a body
+            // that never ends: a 400 (RFC 9110 8.6: no overflowed lengths).
             match number(value) {
-                Some(v) if !length => r.body = v,
+                Some(v) if !length && v < 1 << 60 => r.body = v,
                 _ => *bad |= 1,
             }
             length = true;

@@ -726,6 +726,12 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     rt::block_all!();
     let g = &mut s.global;
     g.drain = drain;
+    // Descriptors inherited from whoever started us serve pong nothing, and one at the
+    // top of the limit would take the spare that lets a connection at the limit be
+    // accepted and closed (accept4 would fail with EMFILE instead). Keep stdio only.
+    // (close_range is Linux 5.9; on an older kernel it fails and they stay.)
+    // SAFETY: closes descriptors only; none of ours is open yet.
+    unsafe { sys(libc::SYS_close_range, 3, u32::MAX as usize, 0, 0) };
     // Many nodes start containers with a soft limit of 1024 descriptors: raise it to the
     // hard limit, and keep connections below it less one (see SLOTS).
     let mut lim = [u64::MAX; 2];
