@@ -335,7 +335,6 @@ fn token(s: &[u8]) -> bool {
 /// 5 lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
 /// maps onto those are control characters, which never get here (callers check tokens
 /// and field values first).
-#[inline(never)]
 fn is(s: &[u8], lower: &[u8]) -> bool {
     s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
 }
@@ -407,14 +406,13 @@ const WORDS_LEN: usize = {
 /// `WORD_LIST.len()` if none.
 #[inline(never)]
 fn word(s: &[u8]) -> u8 {
-    let mut rest = &WORDS[..];
-    let mut i = 0;
-    while let Some((&n, tail)) = rest.split_first() {
-        let (w, more) = tail.split_at_checked(n as usize).unwrap_or((tail, &[]));
-        if is(s, w) {
+    let (mut at, mut i) = (0, 0);
+    while let Some(&n) = WORDS.get(at) {
+        let end = at + 1 + n as usize;
+        if WORDS.get(at + 1..end).is_some_and(|w| is(s, w)) {
             break;
         }
-        rest = more;
+        at = end;
         i += 1;
     }
     i
