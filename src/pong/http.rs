@@ -154,7 +154,7 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
         {
             *bad |= 1;
         } else {
-            let w = word(name);
+            let w = word(name, FOLD);
             if w == HOST {
                 hosts += 1;
             } else if w == CONTENT_LENGTH {
@@ -169,7 +169,7 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
                 }
                 length = true;
             } else if w == EXPECT {
-                expect = word(value) == CONTINUE_100;
+                expect = word(value, FOLD) == CONTINUE_100;
             } else if w == TRANSFER_ENCODING || w == CONNECTION {
                 // Both lists: of codings, and of connection options.
                 let te = w == TRANSFER_ENCODING;
@@ -178,7 +178,7 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
                     let (item, more) = split(rest, b',');
                     rest = more;
                     let item = trim(item);
-                    let w = word(item);
+                    let w = word(item, FOLD);
                     if !te {
                         close |= w == CLOSE_WORD;
                         keep |= w == KEEP_ALIVE_WORD;
@@ -237,15 +237,15 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
 fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, draining: bool) {
     let (method, rest) = split(text, b' ');
     let (target, version) = split(rest, b' ');
-    match version {
-        b"HTTP/1.1" => {}
-        b"HTTP/1.0" => *v10 = true,
+    match word(version, EXACT) {
+        HTTP_11 => {}
+        HTTP_10 => *v10 = true,
         _ => *bad |= 1,
     }
     if !token(method) || target.is_empty() || !target.iter().all(|&b| b > b' ' && b != 0x7f) {
         *bad |= 1;
     }
-    if method == b"HEAD" {
+    if word(method, EXACT) == HEAD_WORD {
         r.flags |= HEAD;
     }
     let (path, mut query) = split(target, b'?');
@@ -253,7 +253,7 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
         let (param, more) = split(query, b'&');
         query = more;
         let (key, value) = split(param, b'=');
-        let w = word(key);
+        let w = word(key, FOLD);
         if w == STATUS {
             // fortio's weighted lists ("503:10,429:5") pick a status at random: pong
             // answers deterministically, so it refuses them rather than guess.
@@ -278,9 +278,10 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
         }
     }
     // The probes answer for the process, whatever the query says.
-    if path == b"/healthz" {
+    let w = word(path, EXACT);
+    if w == HEALTHZ {
         r.status = 200;
-    } else if path == b"/readyz" {
+    } else if w == READYZ {
         r.status = if draining { 503 } else { 200 };
     }
 }
@@ -292,7 +293,7 @@ fn delay(value: &[u8]) -> Option<u32> {
         digits += 1;
     }
     let (n, unit) = (value.get(..digits)?, value.get(digits..)?);
-    let scale = match word(unit) {
+    let scale = match word(unit, FOLD) {
         US => 1,
         MS => 1000,
         S => 1_000_000,
@@ -331,17 +332,18 @@ fn token(s: &[u8]) -> bool {
         })
 }
 
-/// Whether `s` is `lower` (lower-case letters, digits and '-') in any case. Setting bit
-/// 5 lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
+/// Whether `s` is `lower`, each byte of `s` ORed with `fold` first. With [`FOLD`]
+/// (`lower` of lower-case letters, digits and '-'), in any case: setting bit 5
+/// lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
 /// maps onto those are control characters, which never get here (callers check tokens
-/// and field values first).
-fn is(s: &[u8], lower: &[u8]) -> bool {
-    s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+/// and field values first). With [`EXACT`], byte for byte.
+fn is(s: &[u8], lower: &[u8], fold: u8) -> bool {
+    s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | fold == b)
 }
 
 /// The words pong looks for (header names, list items, query keys, delay units), each
 /// named by its index in [`WORDS`].
-const WORD_LIST: [&[u8]; 15] = [
+const WORD_LIST: [&[u8]; 20] = [
     b"host",
     b"content-length",
     b"expect",
@@ -357,6 +359,12 @@ const WORD_LIST: [&[u8]; 15] = [
     b"us",
     b"ms",
     b"s",
+    // Matched exactly (see `word`): methods, versions and paths are case-sensitive.
+    b"HTTP/1.1",
+    b"HTTP/1.0",
+    b"HEAD",
+    b"/healthz",
+    b"/readyz",
 ];
 const HOST: u8 = 0;
 const CONTENT_LENGTH: u8 = 1;
@@ -373,6 +381,11 @@ const DELAY: u8 = 11;
 const US: u8 = 12;
 const MS: u8 = 13;
 const S: u8 = 14;
+const HTTP_11: u8 = 15;
+const HTTP_10: u8 = 16;
+const HEAD_WORD: u8 = 17;
+const HEALTHZ: u8 = 18;
+const READYZ: u8 = 19;
 
 /// [`WORD_LIST`] packed: each word after a byte that holds its length. One table and
 /// one loop instead of a comparison per word: each call site is `word(s)` and a compare
@@ -402,14 +415,20 @@ const WORDS_LEN: usize = {
     n
 };
 
-/// The index in [`WORD_LIST`] of the word `s` is in any case (see [`is`]), or
-/// `WORD_LIST.len()` if none.
+/// `word`'s `fold` for a match in any case (see [`is`]): it finds only the lower-case
+/// words of the table.
+const FOLD: u8 = 0x20;
+/// `word`'s `fold` for an exact match.
+const EXACT: u8 = 0;
+
+/// The index in [`WORD_LIST`] of the word `s` is, every byte ORed with `fold` before it
+/// is compared (see [`is`]), or `WORD_LIST.len()` if none.
 #[inline(never)]
-fn word(s: &[u8]) -> u8 {
+fn word(s: &[u8], fold: u8) -> u8 {
     let (mut at, mut i) = (0, 0);
     while let Some(&n) = WORDS.get(at) {
         let end = at + 1 + n as usize;
-        if WORDS.get(at + 1..end).is_some_and(|w| is(s, w)) {
+        if WORDS.get(at + 1..end).is_some_and(|w| is(s, w, fold)) {
             break;
         }
         at = end;
