@@ -421,8 +421,8 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
     match c.phase {
         P_HEAD => {
             // RFC 9112 2.2: empty lines before a request line are ignored.
-            if data.first() == Some(&b'\n') || data.starts_with(b"\r\n") {
-                c.start += 1 + (data.first() == Some(&b'\r')) as usize;
+            if let Some((n, b"")) = http::line(data) {
+                c.start += n;
                 return true;
             }
             match http::parse(data, g.draining, &mut c.req) {
