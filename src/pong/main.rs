@@ -731,6 +731,16 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     run(unsafe { &mut *state }, opts[0] as u16, opts[1] as u32)
 }
 
+/// The listening socket's options: level, name and value, which setsockopt reads from
+/// here.
+static SOCKOPTS: [[libc::c_int; 3]; 3] = [
+    [libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0],
+    [libc::SOL_SOCKET, libc::SO_REUSEADDR, 1],
+    // Accepted sockets inherit it: an answer goes out without waiting for the ACK of
+    // the previous one.
+    [libc::IPPROTO_TCP, libc::TCP_NODELAY, 1],
+];
+
 fn run(s: &mut State, port: u16, drain: u32) -> ! {
     rt::block_all!();
     let g = &mut s.global;
@@ -784,23 +794,16 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     let [f0, f1] = (family as u16).to_ne_bytes();
     let [p0, p1] = port.to_be_bytes();
     addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
-    for (level, option, value) in [
-        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0),
-        (libc::SOL_SOCKET, libc::SO_REUSEADDR, 1),
-        // Accepted sockets inherit it: an answer goes out without waiting for the ACK
-        // of the previous one.
-        (libc::IPPROTO_TCP, libc::TCP_NODELAY, 1),
-    ] {
-        let value: libc::c_int = value;
-        // SAFETY: `value` is a live int of the length passed. IPV6_V6ONLY fails on an
-        // IPv4 socket, harmlessly.
+    for [level, option, value] in &SOCKOPTS {
+        // SAFETY: `value` is a live int of the length passed (the kernel only reads
+        // it). IPV6_V6ONLY fails on an IPv4 socket, harmlessly.
         unsafe {
             rt::arch::syscall5(
                 libc::SYS_setsockopt,
                 fd,
-                level as usize,
-                option as usize,
-                &raw const value as usize,
+                *level as usize,
+                *option as usize,
+                value as *const _ as usize,
                 4,
             )
         };
