@@ -341,9 +341,9 @@ fn is(s: &[u8], lower: &[u8], fold: u8) -> bool {
     s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | fold == b)
 }
 
-/// The words pong looks for (header names, list items, query keys, delay units), each
-/// named by its index in [`WORDS`].
-const WORD_LIST: [&[u8]; 20] = [
+/// The words pong looks for (header names, list items, query keys, delay units, the
+/// version, HEAD, the probe paths and pong's own arguments), each named by its index.
+const WORD_LIST: [&[u8]; 24] = [
     b"host",
     b"content-length",
     b"expect",
@@ -365,6 +365,11 @@ const WORD_LIST: [&[u8]; 20] = [
     b"HEAD",
     b"/healthz",
     b"/readyz",
+    // pong's own arguments (main.rs).
+    b"--port",
+    b"--drain",
+    b"-v",
+    b"--version",
 ];
 const HOST: u8 = 0;
 const CONTENT_LENGTH: u8 = 1;
@@ -386,6 +391,10 @@ const HTTP_10: u8 = 16;
 const HEAD_WORD: u8 = 17;
 const HEALTHZ: u8 = 18;
 const READYZ: u8 = 19;
+pub const ARG_PORT: u8 = 20;
+pub const ARG_DRAIN: u8 = 21;
+pub const ARG_V: u8 = 22;
+pub const ARG_VERSION: u8 = 23;
 
 /// [`WORD_LIST`] packed: each word after a byte that holds its length. One table and
 /// one loop instead of a comparison per word: each call site is `word(s)` and a compare
@@ -419,12 +428,12 @@ const WORDS_LEN: usize = {
 /// words of the table.
 const FOLD: u8 = 0x20;
 /// `word`'s `fold` for an exact match.
-const EXACT: u8 = 0;
+pub const EXACT: u8 = 0;
 
 /// The index in [`WORD_LIST`] of the word `s` is, every byte ORed with `fold` before it
 /// is compared (see [`is`]), or `WORD_LIST.len()` if none.
 #[inline(never)]
-fn word(s: &[u8], fold: u8) -> u8 {
+pub fn word(s: &[u8], fold: u8) -> u8 {
     let (mut at, mut i) = (0, 0);
     while let Some(&n) = WORDS.get(at) {
         let end = at + 1 + n as usize;

@@ -704,17 +704,17 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let mut rest = args.get(1..).unwrap_or_default().iter();
     while let Some(&a) = rest.next() {
         // SAFETY: every argv entry is a NUL-terminated string that lives forever.
-        let a = unsafe { arg(a) };
-        if args.len() == 2 && (a == b"-v" || a == b"--version") {
+        let a = http::word(unsafe { arg(a) }, http::EXACT);
+        if args.len() == 2 && (a == http::ARG_V || a == http::ARG_VERSION) {
             write(1, VERSION);
             exit(0);
         }
-        let which = (a == b"--drain") as usize;
+        let which = (a == http::ARG_DRAIN) as usize;
         // SAFETY: as above.
         let value = rest.next().and_then(|&v| http::number(unsafe { arg(v) }));
         match value {
             Some(v)
-                if (which == 1 || a == b"--port")
+                if (which == 1 || a == http::ARG_PORT)
                     && v >= 1 - which as u64
                     && v <= [65535, MAX_DRAIN][which] =>
             {
