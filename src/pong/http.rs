@@ -153,36 +153,39 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
                 .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f))
         {
             *bad |= 1;
-        } else if is(name, b"host") {
-            hosts += 1;
-        } else if is(name, b"content-length") {
-            // Repeated, or a list ("5, 5"): RFC 9112 6.3 lets us reject it, and a
-            // proxy that picked another value than ours would smuggle a request.
-            match number(value) {
-                Some(v) if !length => r.body = v,
-                _ => *bad |= 1,
-            }
-            length = true;
-        } else if is(name, b"expect") {
-            expect = is(value, b"100-continue");
         } else {
-            // Both lists: of codings, and of connection options.
-            let te = is(name, b"transfer-encoding");
-            let mut rest = if te || is(name, b"connection") {
-                value
-            } else {
-                &[]
-            };
-            while !rest.is_empty() {
-                let (item, more) = split(rest, b',');
-                rest = more;
-                let item = trim(item);
-                if !te {
-                    close |= is(item, b"close");
-                    keep |= is(item, b"keep-alive");
-                } else if !item.is_empty() {
-                    codings += 1;
-                    chunked = is(item, b"chunked");
+            let w = word(name, FOLD);
+            if w == HOST {
+                hosts += 1;
+            } else if w == CONTENT_LENGTH {
+                // Repeated, or a list ("5, 5"): RFC 9112 6.3 lets us reject it, and a
+                // proxy that picked another value than ours would smuggle a request.
+                // `number` saturates: a length at its ceiling (2^60 bytes or more, 20
+                // digits and up included) is one that no u64 may have held, and a body
+                // that never ends: a 400 (RFC 9110 8.6: no overflowed lengths).
+                match number(value) {
+                    Some(v) if !length && v < 1 << 60 => r.body = v,
+                    _ => *bad |= 1,
+                }
+                length = true;
+            } else if w == EXPECT {
+                expect = word(value, FOLD) == CONTINUE_100;
+            } else if w == TRANSFER_ENCODING || w == CONNECTION {
+                // Both lists: of codings, and of connection options.
+                let te = w == TRANSFER_ENCODING;
+                let mut rest = value;
+                while !rest.is_empty() {
+                    let (item, more) = split(rest, b',');
+                    rest = more;
+                    let item = trim(item);
+                    let w = word(item, FOLD);
+                    if !te {
+                        close |= w == CLOSE_WORD;
+                        keep |= w == KEEP_ALIVE_WORD;
+                    } else if !item.is_empty() {
+                        codings += 1;
+                        chunked = w == CHUNKED_WORD;
+                    }
                 }
             }
         }
@@ -234,15 +237,15 @@ pub fn parse(data: &[u8], draining: bool, r: &mut Request) -> Option<usize> {
 fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, draining: bool) {
     let (method, rest) = split(text, b' ');
     let (target, version) = split(rest, b' ');
-    match version {
-        b"HTTP/1.1" => {}
-        b"HTTP/1.0" => *v10 = true,
+    match word(version, EXACT) {
+        HTTP_11 => {}
+        HTTP_10 => *v10 = true,
         _ => *bad |= 1,
     }
     if !token(method) || target.is_empty() || !target.iter().all(|&b| b > b' ' && b != 0x7f) {
         *bad |= 1;
     }
-    if method == b"HEAD" {
+    if word(method, EXACT) == HEAD_WORD {
         r.flags |= HEAD;
     }
     let (path, mut query) = split(target, b'?');
@@ -250,7 +253,8 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
         let (param, more) = split(query, b'&');
         query = more;
         let (key, value) = split(param, b'=');
-        if is(key, b"status") {
+        let w = word(key, FOLD);
+        if w == STATUS {
             // fortio's weighted lists ("503:10,429:5") pick a status at random: pong
             // answers deterministically, so it refuses them rather than guess.
             if split(value, b':').0.len() != value.len() {
@@ -261,12 +265,12 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
                 Some(s @ 200..=599) => r.status = s as u16,
                 _ => *bad |= 1,
             }
-        } else if is(key, b"size") {
+        } else if w == SIZE {
             match number(value) {
                 Some(n) => r.size = n.min(MAX_SIZE as u64) as u32,
                 None => *bad |= 1,
             }
-        } else if is(key, b"delay") {
+        } else if w == DELAY {
             match delay(value) {
                 Some(us) => r.delay = us,
                 None => *bad |= 1,
@@ -274,9 +278,10 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
         }
     }
     // The probes answer for the process, whatever the query says.
-    if path == b"/healthz" {
+    let w = word(path, EXACT);
+    if w == HEALTHZ {
         r.status = 200;
-    } else if path == b"/readyz" {
+    } else if w == READYZ {
         r.status = if draining { 503 } else { 200 };
     }
 }
@@ -288,14 +293,11 @@ fn delay(value: &[u8]) -> Option<u32> {
         digits += 1;
     }
     let (n, unit) = (value.get(..digits)?, value.get(digits..)?);
-    let scale = if is(unit, b"us") {
-        1
-    } else if is(unit, b"ms") {
-        1000
-    } else if is(unit, b"s") {
-        1_000_000
-    } else {
-        return None;
+    let scale = match word(unit, FOLD) {
+        US => 1,
+        MS => 1000,
+        S => 1_000_000,
+        _ => return None,
     };
     Some((number(n)?.min(MAX_DELAY as u64) * scale).min(MAX_DELAY as u64) as u32)
 }
@@ -330,13 +332,118 @@ fn token(s: &[u8]) -> bool {
         })
 }
 
-/// Whether `s` is `lower` (lower-case letters, digits and '-') in any case. Setting bit
-/// 5 lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
+/// Whether `s` is `lower`, each byte of `s` ORed with `fold` first. With [`FOLD`]
+/// (`lower` of lower-case letters, digits and '-'), in any case: setting bit 5
+/// lower-cases a letter and leaves digits and '-' as they are; the only other bytes it
 /// maps onto those are control characters, which never get here (callers check tokens
-/// and field values first).
+/// and field values first). With [`EXACT`], byte for byte.
+fn is(s: &[u8], lower: &[u8], fold: u8) -> bool {
+    s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | fold == b)
+}
+
+/// The words pong looks for (header names, list items, query keys, delay units, the
+/// version, HEAD, the probe paths and pong's own arguments), each named by its index.
+const WORD_LIST: [&[u8]; 24] = [
+    b"host",
+    b"content-length",
+    b"expect",
+    b"transfer-encoding",
+    b"connection",
+    b"100-continue",
+    b"close",
+    b"keep-alive",
+    b"chunked",
+    b"status",
+    b"size",
+    b"delay",
+    b"us",
+    b"ms",
+    b"s",
+    // Matched exactly (see `word`): methods, versions and paths are case-sensitive.
+    b"HTTP/1.1",
+    b"HTTP/1.0",
+    b"HEAD",
+    b"/healthz",
+    b"/readyz",
+    // pong's own arguments (main.rs).
+    b"--port",
+    b"--drain",
+    b"-v",
+    b"--version",
+];
+const HOST: u8 = 0;
+const CONTENT_LENGTH: u8 = 1;
+const EXPECT: u8 = 2;
+const TRANSFER_ENCODING: u8 = 3;
+const CONNECTION: u8 = 4;
+const CONTINUE_100: u8 = 5;
+const CLOSE_WORD: u8 = 6;
+const KEEP_ALIVE_WORD: u8 = 7;
+const CHUNKED_WORD: u8 = 8;
+const STATUS: u8 = 9;
+const SIZE: u8 = 10;
+const DELAY: u8 = 11;
+const US: u8 = 12;
+const MS: u8 = 13;
+const S: u8 = 14;
+const HTTP_11: u8 = 15;
+const HTTP_10: u8 = 16;
+const HEAD_WORD: u8 = 17;
+const HEALTHZ: u8 = 18;
+const READYZ: u8 = 19;
+pub const ARG_PORT: u8 = 20;
+pub const ARG_DRAIN: u8 = 21;
+pub const ARG_V: u8 = 22;
+pub const ARG_VERSION: u8 = 23;
+
+/// [`WORD_LIST`] packed: each word after a byte that holds its length. One table and
+/// one loop instead of a comparison per word: each call site is `word(s)` and a compare
+/// with a small constant.
+const WORDS: [u8; WORDS_LEN] = {
+    let mut out = [0u8; WORDS_LEN];
+    let (mut i, mut at) = (0, 0);
+    while i < WORD_LIST.len() {
+        let w = WORD_LIST[i];
+        out[at] = w.len() as u8;
+        let mut j = 0;
+        while j < w.len() {
+            out[at + 1 + j] = w[j];
+            j += 1;
+        }
+        at += 1 + w.len();
+        i += 1;
+    }
+    out
+};
+const WORDS_LEN: usize = {
+    let (mut i, mut n) = (0, 0);
+    while i < WORD_LIST.len() {
+        n += 1 + WORD_LIST[i].len();
+        i += 1;
+    }
+    n
+};
+
+/// `word`'s `fold` for a match in any case (see [`is`]): it finds only the lower-case
+/// words of the table.
+const FOLD: u8 = 0x20;
+/// `word`'s `fold` for an exact match.
+pub const EXACT: u8 = 0;
+
+/// The index in [`WORD_LIST`] of the word `s` is, every byte ORed with `fold` before it
+/// is compared (see [`is`]), or `WORD_LIST.len()` if none.
 #[inline(never)]
-fn is(s: &[u8], lower: &[u8]) -> bool {
-    s.len() == lower.len() && s.iter().zip(lower).all(|(&a, &b)| a | 0x20 == b)
+pub fn word(s: &[u8], fold: u8) -> u8 {
+    let (mut at, mut i) = (0, 0);
+    while let Some(&n) = WORDS.get(at) {
+        let end = at + 1 + n as usize;
+        if WORDS.get(at + 1..end).is_some_and(|w| is(s, w, fold)) {
+            break;
+        }
+        at = end;
+        i += 1;
+    }
+    i
 }
 
 /// `s` without leading or trailing spaces and tabs (OWS).

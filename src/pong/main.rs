@@ -106,9 +106,10 @@ struct Global {
     drain: u32,
     draining: bool,
     drain_until: u64,
-    /// The status line's end and the Date header (RFC 9110 6.6.1), and the second it
-    /// was made for.
-    date: [u8; 40],
+    /// The response head from the status line's end up to the Content-Length value
+    /// ([`HEAD_TEMPLATE`]) with the Date (RFC 9110 6.6.1), and the second it was made
+    /// for.
+    head: [u8; 56],
     date_of: usize,
     events: [libc::epoll_event; 64],
     scratch: [u8; 128],
@@ -310,8 +311,8 @@ fn date(g: &mut Global) {
         days -= len;
         month += 1;
     }
-    let d = &mut g.date;
-    *d = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\n";
+    let d = &mut g.head;
+    *d = HEAD_TEMPLATE;
     d[9..12].copy_from_slice(&WEEKDAYS[weekday as usize]);
     d[17..20].copy_from_slice(&MONTHS[month]);
     two(d, 14, days + 1);
@@ -321,6 +322,13 @@ fn date(g: &mut Global) {
     two(d, 29, secs / 60 % 60);
     two(d, 32, secs % 60);
 }
+
+/// A response head after its status code: the status line's end, the Date (its fields
+/// patched in by `date`) and the Content-Length's name, one piece instead of three. A
+/// 204, which has no Content-Length (RFC 9110 8.6), takes it up to [`HEAD_DATE_END`].
+const HEAD_TEMPLATE: [u8; 56] = *b" \r\nDate: Thu, 00 Jan 0000 00:00:00 GMT\r\nContent-Length: ";
+/// The end of the Date value in [`HEAD_TEMPLATE`].
+const HEAD_DATE_END: usize = 38;
 
 /// Writes `v` (below 100) as two digits at `d[at..]`.
 #[inline(never)]
@@ -342,7 +350,7 @@ const MONTHS: [[u8; 3]; 12] = [
     *b"Nov", *b"Dec",
 ];
 /// Queues the answer to `c.req`.
-fn answer(c: &mut Conn, g: &Global) {
+fn answer(c: &mut Conn, g: &mut Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
     let text = if r.flags & http::WEIGHTED != 0 {
@@ -361,20 +369,21 @@ fn answer(c: &mut Conn, g: &Global) {
     };
     w.put(b"HTTP/1.1 ");
     w.num(r.status as u32);
-    w.put(&g.date);
     // 204 has no Content-Length (RFC 9110 8.6); HEAD and 304 state the length GET
-    // would have and send no body.
+    // would have and send no body. Each ending begins with the line end after the
+    // Content-Length value or, for 204, the Date's.
     if r.status != 204 {
-        w.put(b"Content-Length: ");
+        w.put(&g.head);
         w.num(length);
-        w.put(b"\r\n");
+    } else {
+        w.put(g.head.get(..HEAD_DATE_END).unwrap_or_default());
     }
     w.put(if close {
-        b"Connection: close\r\n\r\n"
+        b"\r\nConnection: close\r\n\r\n"
     } else if r.flags & http::KEEP_ALIVE != 0 {
-        b"Connection: keep-alive\r\n\r\n"
+        b"\r\nConnection: keep-alive\r\n\r\n"
     } else {
-        &b"\r\n"[..]
+        &b"\r\n\r\n"[..]
     });
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
         w.put(text);
@@ -406,8 +415,8 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
     match c.phase {
         P_HEAD => {
             // RFC 9112 2.2: empty lines before a request line are ignored.
-            if data.first() == Some(&b'\n') || data.starts_with(b"\r\n") {
-                c.start += 1 + (data.first() == Some(&b'\r')) as usize;
+            if let Some((n, b"")) = http::line(data) {
+                c.start += n;
                 return true;
             }
             match http::parse(data, g.draining, &mut c.req) {
@@ -689,17 +698,17 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let mut rest = args.get(1..).unwrap_or_default().iter();
     while let Some(&a) = rest.next() {
         // SAFETY: every argv entry is a NUL-terminated string that lives forever.
-        let a = unsafe { arg(a) };
-        if args.len() == 2 && (a == b"-v" || a == b"--version") {
+        let a = http::word(unsafe { arg(a) }, http::EXACT);
+        if args.len() == 2 && (a == http::ARG_V || a == http::ARG_VERSION) {
             write(1, VERSION);
             exit(0);
         }
-        let which = (a == b"--drain") as usize;
+        let which = (a == http::ARG_DRAIN) as usize;
         // SAFETY: as above.
         let value = rest.next().and_then(|&v| http::number(unsafe { arg(v) }));
         match value {
             Some(v)
-                if (which == 1 || a == b"--port")
+                if (which == 1 || a == http::ARG_PORT)
                     && v >= 1 - which as u64
                     && v <= [65535, MAX_DRAIN][which] =>
             {
@@ -716,6 +725,16 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     run(unsafe { &mut *state }, opts[0] as u16, opts[1] as u32)
 }
 
+/// The listening socket's options: level, name and value, which setsockopt reads from
+/// here.
+static SOCKOPTS: [[libc::c_int; 3]; 3] = [
+    [libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0],
+    [libc::SOL_SOCKET, libc::SO_REUSEADDR, 1],
+    // Accepted sockets inherit it: an answer goes out without waiting for the ACK of
+    // the previous one.
+    [libc::IPPROTO_TCP, libc::TCP_NODELAY, 1],
+];
+
 fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // Unblocked, SIGTERM would kill pong (not PID 1) or be dropped (PID 1) instead of
     // draining it: fail loudly. rt_sigprocmask's raw result is 0 or a failure.
@@ -724,6 +743,12 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     }
     let g = &mut s.global;
     g.drain = drain;
+    // Descriptors inherited from whoever started us serve pong nothing, and one at the
+    // top of the limit would take the spare that lets a connection at the limit be
+    // accepted and closed (accept4 would fail with EMFILE instead). Keep stdio only.
+    // (close_range is Linux 5.9; on an older kernel it fails and they stay.)
+    // SAFETY: closes descriptors only; none of ours is open yet.
+    unsafe { sys(libc::SYS_close_range, 3, u32::MAX as usize, 0, 0) };
     // Many nodes start containers with a soft limit of 1024 descriptors: raise it to the
     // hard limit, and keep connections below it less one (see SLOTS).
     let mut lim = [u64::MAX; 2];
@@ -767,23 +792,16 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     let [f0, f1] = (family as u16).to_ne_bytes();
     let [p0, p1] = port.to_be_bytes();
     addr[..4].copy_from_slice(&[f0, f1, p0, p1]);
-    for (level, option, value) in [
-        (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 0),
-        (libc::SOL_SOCKET, libc::SO_REUSEADDR, 1),
-        // Accepted sockets inherit it: an answer goes out without waiting for the ACK
-        // of the previous one.
-        (libc::IPPROTO_TCP, libc::TCP_NODELAY, 1),
-    ] {
-        let value: libc::c_int = value;
-        // SAFETY: `value` is a live int of the length passed. IPV6_V6ONLY fails on an
-        // IPv4 socket, harmlessly.
+    for [level, option, value] in &SOCKOPTS {
+        // SAFETY: `value` is a live int of the length passed (the kernel only reads
+        // it). IPV6_V6ONLY fails on an IPv4 socket, harmlessly.
         unsafe {
             rt::arch::syscall5(
                 libc::SYS_setsockopt,
                 fd,
-                level as usize,
-                option as usize,
-                &raw const value as usize,
+                *level as usize,
+                *option as usize,
+                value as *const _ as usize,
                 4,
             )
         };
