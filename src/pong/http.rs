@@ -448,9 +448,12 @@ pub fn word(s: &[u8], fold: u8) -> u8 {
 
 /// `s` without leading or trailing spaces and tabs (OWS).
 #[inline(never)]
-fn trim(s: &[u8]) -> &[u8] {
-    let ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = s.iter().position(|b| !ows(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !ows(b)).map_or(start, |e| e + 1);
-    s.get(start..end).unwrap_or_default()
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
 }
