@@ -62,15 +62,12 @@ pub fn line(data: &[u8]) -> Option<(usize, &[u8])> {
 /// `s` before the first `byte` and after it (all of `s` and nothing without one).
 #[inline(never)]
 fn split(s: &[u8], byte: u8) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if b == byte {
-            return (
-                s.get(..i).unwrap_or_default(),
-                s.get(i + 1..).unwrap_or_default(),
-            );
+    let mut rest = s;
+    while let [b, tail @ ..] = rest {
+        if *b == byte {
+            return (s.get(..s.len() - rest.len()).unwrap_or_default(), tail);
         }
-        i += 1;
+        rest = tail;
     }
     (s, &[])
 }
