@@ -389,7 +389,9 @@ const HEAD_WORD: u8 = 17;
 const HEALTHZ: u8 = 18;
 const READYZ: u8 = 19;
 pub const ARG_PORT: u8 = 20;
-pub const ARG_DRAIN: u8 = 21;
+const ARG_DRAIN: u8 = 21;
+// --drain follows --port: main.rs takes a word less ARG_PORT as an index.
+const _: () = assert!(ARG_DRAIN == ARG_PORT + 1);
 pub const ARG_V: u8 = 22;
 pub const ARG_VERSION: u8 = 23;
 

@@ -59,6 +59,8 @@ const USAGE: &[u8] = b"usage: pong [--port N] [--drain S] | -v | --version\n";
 const SYSCALL_FAILED: &[u8] = b"pong: an event-loop system call failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
+/// The values --port and --drain take, lowest and highest.
+const OPT_RANGES: [[u64; 2]; 2] = [[1, 65535], [0, MAX_DRAIN]];
 
 /// The buffers last: every other field within a short offset of the slot's start.
 #[repr(C)]
@@ -701,30 +703,27 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let args = unsafe { core::slice::from_raw_parts(sp.add(1) as *const *const u8, *sp) };
     // --port N (1-65535) and --drain SECONDS (0-MAX_DRAIN), in any order.
     let mut opts = [8080, 0];
-    let mut rest = args.get(1..).unwrap_or_default().iter();
-    while let Some(&a) = rest.next() {
+    let mut rest = args.get(1..).unwrap_or_default();
+    while let [a, more @ ..] = rest {
         // SAFETY: every argv entry is a NUL-terminated string that lives forever.
-        let a = http::word(unsafe { arg(a) }, http::EXACT);
+        let a = http::word(unsafe { arg(*a) }, http::EXACT);
         if args.len() == 2 && (a == http::ARG_V || a == http::ARG_VERSION) {
             write(1, VERSION);
             exit(0);
         }
-        let which = (a == http::ARG_DRAIN) as usize;
+        // 0 for --port, 1 for --drain (the words that follow it), anything else for
+        // the rest.
+        let which = a.wrapping_sub(http::ARG_PORT) as usize;
         // SAFETY: as above.
-        let value = rest.next().and_then(|&v| http::number(unsafe { arg(v) }));
-        match value {
-            Some(v)
-                if (which == 1 || a == http::ARG_PORT)
-                    && v >= 1 - which as u64
-                    && v <= [65535, MAX_DRAIN][which] =>
-            {
-                opts[which] = v
-            }
+        let value = more.first().and_then(|&v| http::number(unsafe { arg(v) }));
+        match (value, OPT_RANGES.get(which), opts.get_mut(which)) {
+            (Some(v), Some(&[low, high]), Some(opt)) if v >= low && v <= high => *opt = v,
             _ => {
                 write(2, USAGE);
                 exit(2);
             }
         }
+        rest = more.get(1..).unwrap_or_default();
     }
     let state = &raw mut STATE;
     // SAFETY: the only reference to STATE there ever is; one thread.
