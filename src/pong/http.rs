@@ -285,11 +285,8 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
 
 /// `delay=`'s value: a decimal number of `us`, `ms` or `s`, in microseconds, capped.
 fn delay(value: &[u8]) -> Option<u32> {
-    let mut digits = 0;
-    while value.get(digits).is_some_and(u8::is_ascii_digit) {
-        digits += 1;
-    }
-    let (n, unit) = (value.get(..digits)?, value.get(digits..)?);
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (n, unit) = value.split_at_checked(digits)?;
     let scale = match word(unit, FOLD) {
         US => 1,
         MS => 1000,
