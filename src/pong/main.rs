@@ -844,13 +844,9 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             0,
         ));
     }
-    for (fd, tag) in [
-        (g.listen, T_LISTEN),
-        (g.signal, T_SIGNAL),
-        (g.timer, T_TIMER),
-    ] {
-        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag);
-    }
+    ctl(g, libc::EPOLL_CTL_ADD, g.listen, EPOLLIN as u32, T_LISTEN);
+    ctl(g, libc::EPOLL_CTL_ADD, g.signal, EPOLLIN as u32, T_SIGNAL);
+    ctl(g, libc::EPOLL_CTL_ADD, g.timer, EPOLLIN as u32, T_TIMER);
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
     loop {
