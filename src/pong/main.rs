@@ -819,8 +819,8 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         b"pong: listen failed\n",
     );
     g.listen = fd;
-    // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
-    // passed.
+    // Each descriptor joins the epoll set as soon as it exists. SAFETY: none of these
+    // takes a pointer but signalfd4's, a constant set of the size passed.
     unsafe {
         g.ep = must(sys(
             libc::SYS_epoll_create1,
@@ -829,6 +829,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             0,
             0,
         ));
+        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, T_LISTEN);
         g.signal = must(sys(
             libc::SYS_signalfd4,
             -1isize as usize,
@@ -836,6 +837,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             rt::SIGSET_BYTES,
             (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
         ));
+        ctl(g, libc::EPOLL_CTL_ADD, g.signal, EPOLLIN as u32, T_SIGNAL);
         g.timer = must(sys(
             libc::SYS_timerfd_create,
             libc::CLOCK_MONOTONIC as usize,
@@ -843,10 +845,8 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             0,
             0,
         ));
+        ctl(g, libc::EPOLL_CTL_ADD, g.timer, EPOLLIN as u32, T_TIMER);
     }
-    ctl(g, libc::EPOLL_CTL_ADD, g.listen, EPOLLIN as u32, T_LISTEN);
-    ctl(g, libc::EPOLL_CTL_ADD, g.signal, EPOLLIN as u32, T_SIGNAL);
-    ctl(g, libc::EPOLL_CTL_ADD, g.timer, EPOLLIN as u32, T_TIMER);
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
     loop {
