@@ -361,15 +361,11 @@ const MONTHS: [[u8; 3]; 12] = [
 fn answer(c: &mut Conn, g: &mut Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
-    let text = if r.flags & http::WEIGHTED != 0 {
-        http::WEIGHTED_TEXT
+    let weighted = r.flags & http::WEIGHTED != 0;
+    let length = if weighted {
+        http::WEIGHTED_TEXT.len() as u32
     } else {
-        &[]
-    };
-    let length = if text.is_empty() {
         r.size
-    } else {
-        text.len() as u32
     };
     let mut w = Writer {
         buf: &mut c.out,
@@ -394,8 +390,9 @@ fn answer(c: &mut Conn, g: &mut Global) {
         &b"\r\n\r\n"[..]
     });
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
-        w.put(text);
-        if text.is_empty() {
+        if weighted {
+            w.put(http::WEIGHTED_TEXT);
+        } else {
             c.zeros = r.size as usize;
         }
     }
