@@ -276,18 +276,13 @@ impl Writer<'_> {
     }
 
     #[inline(never)]
-    fn num(&mut self, mut v: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
-            i -= 1;
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+    fn num(&mut self, v: u32) {
+        // Most significant digit first: the higher digits, then this one (at most ten
+        // calls deep).
+        if v >= 10 {
+            self.num(v / 10);
         }
-        self.put(digits.get(i..).unwrap_or_default());
+        self.put(&[b'0' + (v % 10) as u8]);
     }
 }
 
