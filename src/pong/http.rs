@@ -62,15 +62,12 @@ pub fn line(data: &[u8]) -> Option<(usize, &[u8])> {
 /// `s` before the first `byte` and after it (all of `s` and nothing without one).
 #[inline(never)]
 fn split(s: &[u8], byte: u8) -> (&[u8], &[u8]) {
-    let mut i = 0;
-    while let Some(&b) = s.get(i) {
-        if b == byte {
-            return (
-                s.get(..i).unwrap_or_default(),
-                s.get(i + 1..).unwrap_or_default(),
-            );
+    let mut rest = s;
+    while let [b, tail @ ..] = rest {
+        if *b == byte {
+            return (s.get(..s.len() - rest.len()).unwrap_or_default(), tail);
         }
-        i += 1;
+        rest = tail;
     }
     (s, &[])
 }
@@ -288,11 +285,8 @@ fn request_line(text: &[u8], r: &mut Request, bad: &mut u8, v10: &mut bool, drai
 
 /// `delay=`'s value: a decimal number of `us`, `ms` or `s`, in microseconds, capped.
 fn delay(value: &[u8]) -> Option<u32> {
-    let mut digits = 0;
-    while value.get(digits).is_some_and(u8::is_ascii_digit) {
-        digits += 1;
-    }
-    let (n, unit) = (value.get(..digits)?, value.get(digits..)?);
+    let digits = value.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (n, unit) = value.split_at_checked(digits)?;
     let scale = match word(unit, FOLD) {
         US => 1,
         MS => 1000,
@@ -392,7 +386,9 @@ const HEAD_WORD: u8 = 17;
 const HEALTHZ: u8 = 18;
 const READYZ: u8 = 19;
 pub const ARG_PORT: u8 = 20;
-pub const ARG_DRAIN: u8 = 21;
+const ARG_DRAIN: u8 = 21;
+// --drain follows --port: main.rs takes a word less ARG_PORT as an index.
+const _: () = assert!(ARG_DRAIN == ARG_PORT + 1);
 pub const ARG_V: u8 = 22;
 pub const ARG_VERSION: u8 = 23;
 
@@ -448,9 +444,12 @@ pub fn word(s: &[u8], fold: u8) -> u8 {
 
 /// `s` without leading or trailing spaces and tabs (OWS).
 #[inline(never)]
-fn trim(s: &[u8]) -> &[u8] {
-    let ows = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = s.iter().position(|b| !ows(b)).unwrap_or(s.len());
-    let end = s.iter().rposition(|b| !ows(b)).map_or(start, |e| e + 1);
-    s.get(start..end).unwrap_or_default()
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
 }

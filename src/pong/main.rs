@@ -63,6 +63,8 @@ const USAGE: &[u8] = b"usage: pong [--port N] [--drain S] | -v | --version\n";
 const SYSCALL_FAILED: &[u8] = b"pong: an event-loop system call failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
+/// The values --port and --drain take, lowest and highest.
+const OPT_RANGES: [[u64; 2]; 2] = [[1, 65535], [0, MAX_DRAIN]];
 
 /// The buffers last: every other field within a short offset of the slot's start.
 #[repr(C)]
@@ -268,18 +270,13 @@ impl Writer<'_> {
     }
 
     #[inline(never)]
-    fn num(&mut self, mut v: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        while let Some(d) = i.checked_sub(1).and_then(|j| digits.get_mut(j)) {
-            i -= 1;
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+    fn num(&mut self, v: u32) {
+        // Most significant digit first: the higher digits, then this one (at most ten
+        // calls deep).
+        if v >= 10 {
+            self.num(v / 10);
         }
-        self.put(digits.get(i..).unwrap_or_default());
+        self.put(&[b'0' + (v % 10) as u8]);
     }
 }
 
@@ -353,15 +350,11 @@ const MONTHS: [[u8; 3]; 12] = [
 fn answer(c: &mut Conn, g: &mut Global) {
     let r = c.req;
     let close = r.flags & http::CLOSE != 0 || g.draining;
-    let text = if r.flags & http::WEIGHTED != 0 {
-        http::WEIGHTED_TEXT
+    let weighted = r.flags & http::WEIGHTED != 0;
+    let length = if weighted {
+        http::WEIGHTED_TEXT.len() as u32
     } else {
-        &[]
-    };
-    let length = if text.is_empty() {
         r.size
-    } else {
-        text.len() as u32
     };
     let mut w = Writer {
         buf: &mut c.out,
@@ -386,8 +379,9 @@ fn answer(c: &mut Conn, g: &mut Global) {
         &b"\r\n\r\n"[..]
     });
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
-        w.put(text);
-        if text.is_empty() {
+        if weighted {
+            w.put(http::WEIGHTED_TEXT);
+        } else {
             c.zeros = r.size as usize;
         }
     }
@@ -695,30 +689,27 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
     let args = unsafe { core::slice::from_raw_parts(sp.add(1) as *const *const u8, *sp) };
     // --port N (1-65535) and --drain SECONDS (0-MAX_DRAIN), in any order.
     let mut opts = [8080, 0];
-    let mut rest = args.get(1..).unwrap_or_default().iter();
-    while let Some(&a) = rest.next() {
+    let mut rest = args.get(1..).unwrap_or_default();
+    while let [a, more @ ..] = rest {
         // SAFETY: every argv entry is a NUL-terminated string that lives forever.
-        let a = http::word(unsafe { arg(a) }, http::EXACT);
+        let a = http::word(unsafe { arg(*a) }, http::EXACT);
         if args.len() == 2 && (a == http::ARG_V || a == http::ARG_VERSION) {
             write(1, VERSION);
             exit(0);
         }
-        let which = (a == http::ARG_DRAIN) as usize;
+        // 0 for --port, 1 for --drain (the words that follow it), anything else for
+        // the rest.
+        let which = a.wrapping_sub(http::ARG_PORT) as usize;
         // SAFETY: as above.
-        let value = rest.next().and_then(|&v| http::number(unsafe { arg(v) }));
-        match value {
-            Some(v)
-                if (which == 1 || a == http::ARG_PORT)
-                    && v >= 1 - which as u64
-                    && v <= [65535, MAX_DRAIN][which] =>
-            {
-                opts[which] = v
-            }
+        let value = more.first().and_then(|&v| http::number(unsafe { arg(v) }));
+        match (value, OPT_RANGES.get(which), opts.get_mut(which)) {
+            (Some(v), Some(&[low, high]), Some(opt)) if v >= low && v <= high => *opt = v,
             _ => {
                 write(2, USAGE);
                 exit(2);
             }
         }
+        rest = more.get(1..).unwrap_or_default();
     }
     let state = &raw mut STATE;
     // SAFETY: the only reference to STATE there ever is; one thread.
@@ -818,8 +809,8 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         b"pong: listen failed\n",
     );
     g.listen = fd;
-    // SAFETY: none of these takes a pointer but signalfd4's, a constant set of the size
-    // passed.
+    // Each descriptor joins the epoll set as soon as it exists. SAFETY: none of these
+    // takes a pointer but signalfd4's, a constant set of the size passed.
     unsafe {
         g.ep = must(sys(
             libc::SYS_epoll_create1,
@@ -828,6 +819,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             0,
             0,
         ));
+        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, T_LISTEN);
         g.signal = must(sys(
             libc::SYS_signalfd4,
             -1isize as usize,
@@ -835,6 +827,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             rt::SIGSET_BYTES,
             (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
         ));
+        ctl(g, libc::EPOLL_CTL_ADD, g.signal, EPOLLIN as u32, T_SIGNAL);
         g.timer = must(sys(
             libc::SYS_timerfd_create,
             libc::CLOCK_MONOTONIC as usize,
@@ -842,13 +835,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             0,
             0,
         ));
-    }
-    for (fd, tag) in [
-        (g.listen, T_LISTEN),
-        (g.signal, T_SIGNAL),
-        (g.timer, T_TIMER),
-    ] {
-        ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, tag);
+        ctl(g, libc::EPOLL_CTL_ADD, g.timer, EPOLLIN as u32, T_TIMER);
     }
     // Zombies can predate us, and their SIGCHLD is gone.
     rt::reap();
