@@ -632,8 +632,7 @@ fn assert_fails_loudly(call: libc::c_long, errno: u32) {
     let what = format!("syscall {call} denied with errno {errno}");
     let deadline = started + STOP_WITHIN;
     let cpu = loop {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let fields = stat_fields(pid).unwrap();
         // Fields 3 (state), 14 (utime) and 15 (stime) of proc_pid_stat(5), in clock ticks.
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         // SAFETY: sysconf has no memory preconditions.

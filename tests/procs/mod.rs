@@ -54,12 +54,21 @@ pub fn make_orphans(init: pid_t, n: usize, secs: u32) -> ExitStatus {
     nsenter_sh(init, &script).status().unwrap()
 }
 
-/// Fields of /proc/PID/stat after the command name: state, then ppid.
+/// State and ppid, from /proc/PID/stat.
 pub fn stat(pid: pid_t) -> Option<(char, pid_t)> {
+    let fields = stat_fields(pid)?;
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(1)?.parse().ok()?,
+    ))
+}
+
+/// The fields of /proc/PID/stat after the command name, which may hold spaces:
+/// proc_pid_stat(5)'s fields from 3 (state) on, so field N is at index N - 3.
+pub fn stat_fields(pid: pid_t) -> Option<Vec<String>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((state, fields.next()?.parse().ok()?))
+    let tail = &stat[stat.rfind(')')? + 1..];
+    Some(tail.split_whitespace().map(String::from).collect())
 }
 
 /// (pid, state) of every process whose parent is `parent`.
