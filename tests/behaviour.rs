@@ -74,12 +74,21 @@ fn kill(pid: pid_t, sig: c_int) {
     );
 }
 
-/// Fields of /proc/PID/stat after the command name: state, then ppid.
-fn stat(pid: pid_t) -> Option<(char, pid_t)> {
+/// The fields of /proc/PID/stat after the command name, which may hold spaces:
+/// proc_pid_stat(5)'s fields from 3 (state) on, so field N is at index N - 3.
+fn stat_fields(pid: pid_t) -> Option<Vec<String>> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    Some((state, fields.next()?.parse().ok()?))
+    let tail = &stat[stat.rfind(')')? + 1..];
+    Some(tail.split_whitespace().map(String::from).collect())
+}
+
+/// State and ppid, from /proc/PID/stat.
+fn stat(pid: pid_t) -> Option<(char, pid_t)> {
+    let fields = stat_fields(pid)?;
+    Some((
+        fields.first()?.chars().next()?,
+        fields.get(1)?.parse().ok()?,
+    ))
 }
 
 /// (pid, state) of every process whose parent is `parent`.
@@ -708,8 +717,7 @@ fn assert_fails_loudly(call: libc::c_long, errno: u32) {
     let what = format!("syscall {call} denied with errno {errno}");
     let deadline = started + STOP_WITHIN;
     let cpu = loop {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let fields = stat_fields(pid).unwrap();
         // Fields 3 (state), 14 (utime) and 15 (stime) of proc_pid_stat(5), in clock ticks.
         let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
         // SAFETY: sysconf has no memory preconditions.
