@@ -13,41 +13,42 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the arm64 syscall ABI: number in x8, arguments in x0..x4, result in x0; nothing
+/// else is clobbered.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "svc #0",
+            in("x8") $n, inlateout("x0") $a as isize => ret,
+            $(in("x1") $b as usize, $(in("x2") $c as usize, $(in("x3") $d as usize,
+            $(in("x4") $e as usize,)?)?)?)?
+            options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the arm64 syscall ABI: number in x8, arguments in x0..x3, result in x0;
-    // nothing else is clobbered.
-    unsafe {
-        asm!("svc #0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b,
-             in("x2") c, in("x3") d, options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in x4.
-    unsafe {
-        asm!("svc #0", in("x8") n, inlateout("x0") a as isize => ret, in("x1") b,
-             in("x2") c, in("x3") d, in("x4") e, options(nostack));
-    }
-    ret
-}
 
 /// Ends every thread of the process with `code`.
 ///

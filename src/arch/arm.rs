@@ -16,52 +16,59 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the ARM EABI syscall
+/// ABI: number in r7, arguments in r0..r4, result in r0; nothing else is clobbered. In
+/// Thumb mode r7 is the frame pointer, which asm! may not name: it is set and restored
+/// around the trap.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        #[cfg(not(target_feature = "thumb-mode"))]
+        core::arch::asm!(
+            "svc #0",
+            in("r7") $n,
+            inlateout("r0") $a as isize => ret,
+            $(in("r1") $b as usize, $(in("r2") $c as usize, $(in("r3") $d as usize,
+            $(in("r4") $e as usize,)?)?)?)?
+            options(nostack),
+        );
+        #[cfg(target_feature = "thumb-mode")]
+        core::arch::asm!(
+            "mov {t}, r7",
+            "mov r7, {n}",
+            "svc #0",
+            "mov r7, {t}",
+            n = in(reg) $n,
+            t = out(reg) _,
+            inlateout("r0") $a as isize => ret,
+            $(in("r1") $b as usize, $(in("r2") $c as usize, $(in("r3") $d as usize,
+            $(in("r4") $e as usize,)?)?)?)?
+            options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the ARM EABI syscall ABI: number in r7, arguments in r0..r3, result in
-    // r0; nothing else is clobbered. (ARM mode: r7 is not the frame pointer here.)
-    unsafe {
-        #[cfg(not(target_feature = "thumb-mode"))]
-        asm!("svc #0", in("r7") n, inlateout("r0") a as isize => ret, in("r1") b,
-             in("r2") c, in("r3") d, options(nostack));
-        // Thumb: r7 is the frame pointer, which asm! may not name; set and restore it.
-        #[cfg(target_feature = "thumb-mode")]
-        asm!("mov {t}, r7", "mov r7, {n}", "svc #0", "mov r7, {t}", n = in(reg) n,
-             t = out(reg) _, inlateout("r0") a as isize => ret, in("r1") b, in("r2") c,
-             in("r3") d, options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in r4.
-    unsafe {
-        #[cfg(not(target_feature = "thumb-mode"))]
-        asm!("svc #0", in("r7") n, inlateout("r0") a as isize => ret, in("r1") b,
-             in("r2") c, in("r3") d, in("r4") e, options(nostack));
-        #[cfg(target_feature = "thumb-mode")]
-        asm!("mov {t}, r7", "mov r7, {n}", "svc #0", "mov r7, {t}", n = in(reg) n,
-             t = out(reg) _, inlateout("r0") a as isize => ret, in("r1") b, in("r2") c,
-             in("r3") d, in("r4") e, options(nostack));
-    }
-    ret
-}
 
 /// Ends every thread of the process with `code`.
 ///

@@ -12,47 +12,43 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the LoongArch syscall ABI: number in $a7, arguments in $a0..$a4, result in $a0;
+/// the kernel may clobber the temporaries $t0..$t8.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "syscall 0",
+            in("$a7") $n, inlateout("$a0") $a as isize => ret,
+            $(in("$a1") $b as usize, $(in("$a2") $c as usize, $(in("$a3") $d as usize,
+            $(in("$a4") $e as usize,)?)?)?)?
+            out("$t0") _, out("$t1") _, out("$t2") _, out("$t3") _, out("$t4") _,
+            out("$t5") _, out("$t6") _, out("$t7") _, out("$t8") _, options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the LoongArch syscall ABI: number in $a7, arguments in $a0..$a3, result
-    // in $a0; the kernel may clobber the temporaries $t0..$t8.
-    unsafe {
-        asm!("syscall 0", in("$a7") n, inlateout("$a0") a as isize => ret, in("$a1") b,
-             in("$a2") c, in("$a3") d,
-             out("$t0") _, out("$t1") _, out("$t2") _, out("$t3") _, out("$t4") _,
-             out("$t5") _, out("$t6") _, out("$t7") _, out("$t8") _,
-             options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in $a4.
-    unsafe {
-        asm!("syscall 0", in("$a7") n, inlateout("$a0") a as isize => ret, in("$a1") b,
-             in("$a2") c, in("$a3") d, in("$a4") e,
-             out("$t0") _, out("$t1") _, out("$t2") _, out("$t3") _, out("$t4") _,
-             out("$t5") _, out("$t6") _, out("$t7") _, out("$t8") _,
-             options(nostack));
-    }
-    ret
-}
 
 /// Ends every thread of the process with `code`.
 ///

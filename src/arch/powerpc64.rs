@@ -51,6 +51,22 @@ global_asm!(
     toc = const crate::R2_TOC as u8,
 );
 
+// `syscall!`'s trap and fix-up (see there), once: each call site loads the number and
+// arguments and branches here (4 bytes), where the trap and the two instructions of
+// the fix-up inline would take 12. Only pong calls it; pausle's image, which does not,
+// leaves it out (--gc-sections).
+global_asm!(
+    ".section .text.__pausle_sc,\"ax\",@progbits",
+    ".globl __pausle_sc",
+    ".type __pausle_sc, @function",
+    "__pausle_sc:",
+    "sc",
+    "bnslr+",
+    "neg 3, 3",
+    "blr",
+    ".previous",
+);
+
 // A ppc64 host (-gnu) build would be an ordinary ELF at no particular address, where
 // r2 must be the TOC: no host the project builds on is ppc64.
 #[cfg(not(target_env = "musl"))]
@@ -83,90 +99,84 @@ macro_rules! address {
 #[allow(unused_imports)]
 pub(crate) use address;
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments, `syscall!(n, a, ..)`: the result,
+/// or -errno. Inside an `unsafe` block whose caller upholds the contract of syscall `n`
+/// for these arguments. One `sc` per call site, with no register loaded for an argument
+/// the call does not take. The ppc64 syscall ABI: number in r0, arguments in r3..r7,
+/// result in r3; the kernel may clobber r0, r4..r12, ctr, xer and cr0 (so each argument
+/// register a call does not pass is clobbered too). A failure comes back as a POSITIVE
+/// errno with cr0.SO set, where a pid or a signal number could be the same value: it is
+/// negated then, so that a failure is -errno as on every other arch.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    (@sc [$($t:tt),*] {$($x:tt)*} $n:expr, $a:expr, [$($r:tt = $v:expr),*] [$($c:tt),*]) => {{
+        let ret: isize;
+        core::arch::asm!(
+            $($t,)*
+            $($x)*
+            inlateout("r0") $n => _,
+            inlateout("r3") $a as isize => ret,
+            $(inlateout($r) $v as usize => _,)*
+            $(out($c) _,)*
+            out("r9") _, out("r10") _, out("r11") _, out("r12") _,
+            out("ctr") _, out("xer") _, out("cr0") _,
+            options(nostack),
+        );
+        ret
+    }};
+    (@$t:tt $x:tt $n:expr, $a:expr) => {
+        $crate::rt::arch::syscall!(@sc $t $x $n, $a, [] ["r4", "r5", "r6", "r7", "r8"])
+    };
+    (@$t:tt $x:tt $n:expr, $a:expr, $b:expr) => {
+        $crate::rt::arch::syscall!(@sc $t $x $n, $a, ["r4" = $b] ["r5", "r6", "r7", "r8"])
+    };
+    (@$t:tt $x:tt $n:expr, $a:expr, $b:expr, $c:expr) => {
+        $crate::rt::arch::syscall!(@sc $t $x $n, $a, ["r4" = $b, "r5" = $c] ["r6", "r7", "r8"])
+    };
+    (@$t:tt $x:tt $n:expr, $a:expr, $b:expr, $c:expr, $d:expr) => {
+        $crate::rt::arch::syscall!(@sc $t $x $n, $a, ["r4" = $b, "r5" = $c, "r6" = $d] ["r7", "r8"])
+    };
+    (@$t:tt $x:tt $n:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr) => {
+        $crate::rt::arch::syscall!(@sc $t $x $n, $a, ["r4" = $b, "r5" = $c, "r6" = $d, "r7" = $e] ["r8"])
+    };
+    // The fix-up is not repeated at each call site: they call it (see `__pausle_sc`).
+    ($($args:expr),+) => {
+        $crate::rt::arch::syscall!(@["bl __pausle_sc"] {out("lr") _,} $($args),+)
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+
+/// [`syscall!`] without the fix-up, for a call whose result is ignored or only tested
+/// against 0: r3 as the kernel left it, 0 or a positive errno for rt_sigprocmask, so
+/// `!= 0` still tells a failure.
+#[allow(unused_macros)]
+macro_rules! syscall_raw {
+    ($($args:expr),+) => {
+        $crate::rt::arch::syscall!(@["sc"] {} $($args),+)
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the ppc64 syscall ABI: number in r0, arguments in r3..r6, result in r3;
-    // the kernel may clobber r0, r4..r12, ctr, xer and cr0. A failure comes back as a
-    // POSITIVE errno with cr0.SO set, where a pid or a signal number could be the same
-    // value: negate it then, so that a failure is -errno as on every other arch.
-    unsafe {
-        asm!(
-            "sc",
-            "bns+ 1f",
-            "neg 3, 3",
-            "1:",
-            inlateout("r0") n => _,
-            inlateout("r3") a as isize => ret,
-            inlateout("r4") b => _,
-            inlateout("r5") c => _,
-            inlateout("r6") d => _,
-            out("r7") _, out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
-            out("ctr") _, out("xer") _, out("cr0") _,
-            options(nostack),
-        );
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(@["sc", "bns+ 1f", "neg 3, 3", "1:"] {} n, a, b, c, d) }
 }
 
-/// [`syscall4`] without the fix-up, for a call whose result is only tested against 0
-/// or ignored: r3 as the kernel left it, 0 or a positive errno for rt_sigprocmask, so
-/// `!= 0` still tells a failure.
+/// [`syscall_raw!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4_raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4.
-    unsafe {
-        asm!(
-            "sc",
-            inlateout("r0") n => _,
-            inlateout("r3") a as isize => ret,
-            inlateout("r4") b => _,
-            inlateout("r5") c => _,
-            inlateout("r6") d => _,
-            out("r7") _, out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
-            out("ctr") _, out("xer") _, out("cr0") _,
-            options(nostack),
-        );
-    }
-    ret
-}
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in r7; a failure (cr0.SO set, errno
-    // positive in r3) is negated to -errno like every other arch's.
-    unsafe {
-        asm!(
-            "sc",
-            "bns+ 2f",
-            "neg 3, 3",
-            "2:",
-            inlateout("r0") n => _,
-            inlateout("r3") a as isize => ret,
-            inlateout("r4") b => _,
-            inlateout("r5") c => _,
-            inlateout("r6") d => _,
-            inlateout("r7") e => _,
-            out("r8") _, out("r9") _, out("r10") _, out("r11") _, out("r12") _,
-            out("ctr") _, out("xer") _, out("cr0") _,
-            options(nostack),
-        );
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall_raw!(n, a, b, c, d) }
 }
 
 /// Ends every thread of the process with `code`.

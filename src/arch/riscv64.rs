@@ -13,20 +13,37 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the RISC-V syscall ABI: number in a7, arguments in a0..a4, result in a0; nothing
+/// else is clobbered.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "ecall",
+            in("a7") $n, inlateout("a0") $a as isize => ret,
+            $(in("a1") $b as usize, $(in("a2") $c as usize, $(in("a3") $d as usize,
+            $(in("a4") $e as usize,)?)?)?)?
+            options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the RISC-V syscall ABI: number in a7, arguments in a0..a3, result in
-    // a0; nothing else is clobbered.
-    unsafe {
-        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b,
-             in("a2") c, in("a3") d, options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
@@ -48,22 +65,6 @@ pub unsafe fn load_u64(p: *const u8) -> u64 {
              options(pure, readonly, nostack, preserves_flags));
     }
     v
-}
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in a4.
-    unsafe {
-        asm!("ecall", in("a7") n, inlateout("a0") a as isize => ret, in("a1") b,
-             in("a2") c, in("a3") d, in("a4") e, options(nostack));
-    }
-    ret
 }
 
 /// Ends every thread of the process with `code`.

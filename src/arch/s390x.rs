@@ -14,41 +14,42 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the s390x syscall ABI: number in r1 (svc 0), arguments in r2..r6, result in r2;
+/// nothing else is clobbered.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "svc 0",
+            in("r1") $n, inlateout("r2") $a as isize => ret,
+            $(in("r3") $b as usize, $(in("r4") $c as usize, $(in("r5") $d as usize,
+            $(in("r6") $e as usize,)?)?)?)?
+            options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the s390x syscall ABI: number in r1 (svc 0), arguments in r2..r5,
-    // result in r2; nothing else is clobbered.
-    unsafe {
-        asm!("svc 0", in("r1") n, inlateout("r2") a as isize => ret, in("r3") b,
-             in("r4") c, in("r5") d, options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in r6.
-    unsafe {
-        asm!("svc 0", in("r1") n, inlateout("r2") a as isize => ret, in("r3") b,
-             in("r4") c, in("r5") d, in("r6") e, options(nostack));
-    }
-    ret
-}
 
 /// Ends every thread of the process with `code`.
 ///

@@ -16,64 +16,77 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the i386 syscall ABI: number in eax, arguments in ebx, ecx, edx, esi;
-    // the result comes back in eax, nothing else is clobbered. LLVM reserves esi on
-    // x86-32, so the fourth argument travels in edi and is swapped in around the trap.
-    unsafe {
-        asm!(
+/// A raw Linux system call of one to five arguments (see rt.rs): the i386 syscall ABI:
+/// number in eax, arguments in ebx, ecx, edx, esi, edi; the result comes back in eax,
+/// nothing else is clobbered. LLVM reserves esi on x86-32: a fourth argument travels in
+/// edi and is swapped in around the trap; with a fifth, which needs edi, the fourth and
+/// the number travel in memory, at eax, and esi is saved on the stack around the trap.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "int 0x80",
+            inlateout("eax") $n as isize => ret,
+            in("ebx") $a as usize,
+            $(in("ecx") $b as usize, $(in("edx") $c as usize,)?)?
+            options(nostack),
+        );
+        ret
+    }};
+    ($n:expr, $a:expr, $b:expr, $c:expr, $d:expr) => {{
+        let ret: isize;
+        core::arch::asm!(
             "xchg esi, edi",
             "int 0x80",
             "xchg esi, edi",
-            inlateout("eax") n as isize => ret,
-            in("ebx") a,
-            in("ecx") b,
-            in("edx") c,
-            in("edi") d,
+            inlateout("eax") $n as isize => ret,
+            in("ebx") $a as usize,
+            in("ecx") $b as usize,
+            in("edx") $c as usize,
+            in("edi") $d as usize,
             options(nostack),
         );
-    }
-    ret
-}
-
-/// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
-/// call here.
-pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    let de = [d, n as usize];
-    // SAFETY: the i386 syscall ABI as for syscall4, the fifth argument in edi. LLVM
-    // keeps esi for itself and has no register left for the fourth argument, so it and
-    // the number travel in memory, at eax: esi is saved on the stack around the trap.
-    unsafe {
-        asm!(
+        ret
+    }};
+    ($n:expr, $a:expr, $b:expr, $c:expr, $d:expr, $e:expr) => {{
+        let ret: isize;
+        let de: [usize; 2] = [$d as usize, $n as usize];
+        core::arch::asm!(
             "push esi",
             "mov esi, [eax]",
             "mov eax, [eax + 4]",
             "int 0x80",
             "pop esi",
             inlateout("eax") de.as_ptr() => ret,
-            in("ebx") a,
-            in("ecx") b,
-            in("edx") c,
-            in("edi") e,
+            in("ebx") $a as usize,
+            in("ecx") $b as usize,
+            in("edx") $c as usize,
+            in("edi") $e as usize,
         );
-    }
-    ret
+        ret
+    }};
 }
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
+}
+
+/// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
+/// call here.
+pub use syscall4 as syscall4_raw;
 
 /// Ends every thread of the process with `code`.
 ///

@@ -13,42 +13,42 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call with up to four arguments (unused ones may be anything).
+/// A raw Linux system call of one to five arguments (see rt.rs): the x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10, r8; the
+/// result comes back in rax and the instruction clobbers rcx and r11.
+#[allow(unused_macros)]
+macro_rules! syscall {
+    ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
+        let ret: isize;
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") $n as isize => ret, in("rdi") $a as usize,
+            $(in("rsi") $b as usize, $(in("rdx") $c as usize, $(in("r10") $d as usize,
+            $(in("r8") $e as usize,)?)?)?)?
+            lateout("rcx") _, lateout("r11") _, options(nostack),
+        );
+        ret
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use syscall;
+/// [`syscall!`] for a call whose result is ignored or only tested against 0; the same
+/// call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_raw;
+
+/// [`syscall!`] with four arguments, as a function.
 ///
 /// # Safety
 /// The caller upholds the contract of syscall `n` for these arguments.
 #[inline(always)]
 pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    let ret;
-    // SAFETY: the x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10;
-    // the result comes back in rax and the instruction clobbers rcx and r11.
-    unsafe {
-        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b,
-             in("rdx") c, in("r10") d, lateout("rcx") _, lateout("r11") _, options(nostack));
-    }
-    ret
+    // SAFETY: passed on from the caller.
+    unsafe { syscall!(n, a, b, c, d) }
 }
 
 /// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
 /// call here.
 pub use syscall4 as syscall4_raw;
-
-/// A raw Linux system call with up to five arguments (pong's), returning the result or
-/// -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall5(n: libc::c_long, a: usize, b: usize, c: usize, d: usize, e: usize) -> isize {
-    let ret;
-    // SAFETY: as for syscall4, the fifth argument in r8.
-    unsafe {
-        asm!("syscall", inlateout("rax") n as isize => ret, in("rdi") a, in("rsi") b,
-             in("rdx") c, in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _,
-             options(nostack));
-    }
-    ret
-}
 
 /// Ends every thread of the process with `code`.
 ///

@@ -18,7 +18,7 @@ mod rt;
 mod http;
 
 use http::Request;
-use libc::{EAGAIN, EINTR, EPOLLIN, EPOLLOUT, c_long};
+use libc::{EAGAIN, EINTR, EPOLLIN, EPOLLOUT};
 
 /// The image has one writable segment, for `STATE` (src/elf.rs).
 #[cfg_attr(not(target_env = "musl"), allow(dead_code))]
@@ -132,32 +132,26 @@ struct State {
 /// segment (.bss), which takes no bytes of the file.
 static mut STATE: State = unsafe { core::mem::zeroed() };
 
-/// A raw system call of at most four arguments (`rt::arch`), its result or -errno.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-unsafe fn sys(n: c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    // SAFETY: passed on from the caller, for a syscall of at most four arguments (the
-    // fifth register is left as it was). syscall4 returns -errno on every arch.
-    unsafe { rt::arch::syscall4(n, a, b, c, d) }
-}
+// System calls: `syscall!` (the result, or -errno) and `syscall_raw!` (for a result
+// that is ignored: ppc64 then skips its errno fix-up), each with just the arguments
+// the call takes (rt::arch).
+use rt::arch::{syscall, syscall_raw};
 
 fn write(fd: usize, text: &[u8]) {
     // SAFETY: `text` is live for the length passed. If the write fails there is no one
     // left to tell.
-    unsafe { sys(libc::SYS_write, fd, text.as_ptr() as usize, text.len(), 0) };
+    unsafe { syscall_raw!(libc::SYS_write, fd, text.as_ptr(), text.len()) };
 }
 
 /// One read(2) into `buf`: the byte count or -errno.
 fn read(fd: usize, buf: &mut [u8]) -> isize {
     // SAFETY: `buf` is live, writable memory of the length passed.
-    unsafe { sys(libc::SYS_read, fd, buf.as_mut_ptr() as usize, buf.len(), 0) }
+    unsafe { syscall!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) }
 }
 
 fn close(fd: usize) {
     // SAFETY: closes a descriptor pong owns; nothing refers to it afterwards.
-    unsafe { sys(libc::SYS_close, fd, 0, 0, 0) };
+    unsafe { syscall_raw!(libc::SYS_close, fd) };
 }
 
 fn exit(code: i32) -> ! {
@@ -188,15 +182,7 @@ fn must(r: isize) -> usize {
 fn ctl(g: &Global, op: i32, fd: usize, events: u32, tag: u64) {
     let mut ev = libc::epoll_event { events, u64: tag };
     // SAFETY: `ev` is a live epoll_event; the kernel copies it.
-    must(unsafe {
-        sys(
-            libc::SYS_epoll_ctl,
-            g.ep,
-            op as usize,
-            fd,
-            &raw mut ev as usize,
-        )
-    });
+    must(unsafe { syscall!(libc::SYS_epoll_ctl, g.ep, op, fd, &raw mut ev) });
 }
 
 /// The time on clock `id`: seconds and nanoseconds.
@@ -204,15 +190,7 @@ fn clock(id: libc::clockid_t) -> [usize; 2] {
     let mut ts = [0usize; 2];
     // SAFETY: `ts` is a timespec of the native word size, which the (non-time64)
     // clock_gettime of every arch we build writes.
-    unsafe {
-        sys(
-            libc::SYS_clock_gettime,
-            id as usize,
-            &raw mut ts as usize,
-            0,
-            0,
-        )
-    };
+    unsafe { syscall_raw!(libc::SYS_clock_gettime, id, &raw mut ts) };
     ts
 }
 
@@ -242,12 +220,12 @@ fn arm(g: &mut Global, deadline: u64) {
     // SAFETY: `spec` is an itimerspec (no interval, an absolute expiry) of the native
     // word size; the old-value pointer is NULL.
     unsafe {
-        sys(
+        syscall_raw!(
             libc::SYS_timerfd_settime,
             g.timer,
-            libc::TFD_TIMER_ABSTIME as usize,
-            &raw const spec as usize,
-            0,
+            libc::TFD_TIMER_ABSTIME,
+            &raw const spec,
+            0
         )
     };
 }
@@ -547,7 +525,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
                 },
             ];
             // SAFETY: both iovecs describe live memory of the lengths given.
-            let n = unsafe { sys(libc::SYS_writev, fd, iov.as_ptr() as usize, 2, 0) };
+            let n = unsafe { syscall!(libc::SYS_writev, fd, iov.as_ptr(), 2) };
             if n < 0 && n != -EAGAIN as isize && n != -EINTR as isize {
                 return drop_conn(c, fd);
             }
@@ -569,7 +547,7 @@ fn serve(s: &mut State, fd: usize, readable: bool) {
             // requests still queued would reset the connection and could destroy the
             // answer before the peer reads it.
             // SAFETY: shutdown takes no pointers.
-            unsafe { sys(libc::SYS_shutdown, fd, libc::SHUT_WR as usize, 0, 0) };
+            unsafe { syscall_raw!(libc::SYS_shutdown, fd, libc::SHUT_WR) };
             c.shut = true;
         }
         if blocked {
@@ -593,12 +571,12 @@ fn accept(s: &mut State) {
     let g = &mut s.global;
     // SAFETY: NULL address pointers: the peer's address is not wanted.
     let fd = unsafe {
-        sys(
+        syscall!(
             libc::SYS_accept4,
             g.listen,
             0,
             0,
-            (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as usize,
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
         )
     };
     if fd == -EAGAIN as isize || fd == -EINTR as isize || fd == -libc::ECONNABORTED as isize {
@@ -726,6 +704,7 @@ static SOCKOPTS: [[libc::c_int; 3]; 3] = [
     [libc::IPPROTO_TCP, libc::TCP_NODELAY, 1],
 ];
 
+#[inline(always)]
 fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // Unblocked, SIGTERM would kill pong (not PID 1) or be dropped (PID 1) instead of
     // draining it: fail loudly. rt_sigprocmask's raw result is 0 or a failure.
@@ -739,29 +718,21 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // accepted and closed (accept4 would fail with EMFILE instead). Keep stdio only.
     // (close_range is Linux 5.9; on an older kernel it fails and they stay.)
     // SAFETY: closes descriptors only; none of ours is open yet.
-    unsafe { sys(libc::SYS_close_range, 3, u32::MAX as usize, 0, 0) };
+    unsafe { syscall_raw!(libc::SYS_close_range, 3, u32::MAX, 0) };
     // Many nodes start containers with a soft limit of 1024 descriptors: raise it to the
     // hard limit, and keep connections below it less one (see SLOTS).
     let mut lim = [u64::MAX; 2];
     // SAFETY: `lim` is an rlimit64; a NULL new limit only reads.
-    unsafe {
-        sys(
-            libc::SYS_prlimit64,
-            0,
-            libc::RLIMIT_NOFILE as usize,
-            0,
-            &raw mut lim as usize,
-        )
-    };
+    unsafe { syscall_raw!(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE, 0, &raw mut lim) };
     lim[0] = lim[1];
     // SAFETY: as above; a NULL old limit only writes.
     unsafe {
-        sys(
+        syscall_raw!(
             libc::SYS_prlimit64,
             0,
-            libc::RLIMIT_NOFILE as usize,
-            &raw const lim as usize,
-            0,
+            libc::RLIMIT_NOFILE,
+            &raw const lim,
+            0
         )
     };
     g.limit = lim[0].saturating_sub(1).min(SLOTS as u64) as usize;
@@ -770,14 +741,14 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     // no IPv6. sockaddr_in6 and sockaddr_in agree on family and port, and the rest is
     // the any-address, zeros.
     let mut addr = [0u8; 28];
-    let kind = (libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as usize;
+    let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     let mut family = libc::AF_INET6;
     // SAFETY: socket takes no pointers.
-    let mut fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
+    let mut fd = unsafe { syscall!(libc::SYS_socket, family, kind, 0) };
     if fd < 0 {
         family = libc::AF_INET;
         // SAFETY: as above.
-        fd = unsafe { sys(libc::SYS_socket, family as usize, kind, 0, 0) };
+        fd = unsafe { syscall!(libc::SYS_socket, family, kind, 0) };
     }
     let fd = must(fd);
     let [f0, f1] = (family as u16).to_ne_bytes();
@@ -787,53 +758,45 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         // SAFETY: `value` is a live int of the length passed (the kernel only reads
         // it). IPV6_V6ONLY fails on an IPv4 socket, harmlessly.
         unsafe {
-            rt::arch::syscall5(
+            syscall_raw!(
                 libc::SYS_setsockopt,
                 fd,
-                *level as usize,
-                *option as usize,
-                value as *const _ as usize,
-                4,
+                *level,
+                *option,
+                value as *const _,
+                4
             )
         };
     }
     let len = if family == libc::AF_INET6 { 28 } else { 16 };
     // SAFETY: `addr` is a live sockaddr of the length passed.
     check(
-        unsafe { sys(libc::SYS_bind, fd, addr.as_ptr() as usize, len, 0) },
+        unsafe { syscall!(libc::SYS_bind, fd, addr.as_ptr(), len) },
         b"pong: bind failed\n",
     );
     // SAFETY: listen takes no pointers.
     check(
-        unsafe { sys(libc::SYS_listen, fd, 4096, 0, 0) },
+        unsafe { syscall!(libc::SYS_listen, fd, 4096) },
         b"pong: listen failed\n",
     );
     g.listen = fd;
     // Each descriptor joins the epoll set as soon as it exists. SAFETY: none of these
     // takes a pointer but signalfd4's, a constant set of the size passed.
     unsafe {
-        g.ep = must(sys(
-            libc::SYS_epoll_create1,
-            libc::EPOLL_CLOEXEC as usize,
-            0,
-            0,
-            0,
-        ));
+        g.ep = must(syscall!(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC));
         ctl(g, libc::EPOLL_CTL_ADD, fd, EPOLLIN as u32, T_LISTEN);
-        g.signal = must(sys(
+        g.signal = must(syscall!(
             libc::SYS_signalfd4,
-            -1isize as usize,
-            &rt::WAITED_BYTES as *const _ as usize,
+            -1isize,
+            &rt::WAITED_BYTES as *const _,
             rt::SIGSET_BYTES,
-            (libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) as usize,
+            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC
         ));
         ctl(g, libc::EPOLL_CTL_ADD, g.signal, EPOLLIN as u32, T_SIGNAL);
-        g.timer = must(sys(
+        g.timer = must(syscall!(
             libc::SYS_timerfd_create,
-            libc::CLOCK_MONOTONIC as usize,
-            (libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) as usize,
-            0,
-            0,
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC
         ));
         ctl(g, libc::EPOLL_CTL_ADD, g.timer, EPOLLIN as u32, T_TIMER);
     }
@@ -843,15 +806,14 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
         let g = &mut s.global;
         // SAFETY: `events` is live for 64 entries; the fifth argument, the signal mask,
         // is NULL, which leaves ours (and makes the kernel ignore the sixth, its size).
-        // Through syscall5: `sys` leaves the fifth argument register as it was.
         let n = unsafe {
-            rt::arch::syscall5(
+            syscall!(
                 libc::SYS_epoll_pwait,
                 g.ep,
-                g.events.as_mut_ptr() as usize,
+                g.events.as_mut_ptr(),
                 64,
-                -1isize as usize,
-                0,
+                -1isize,
+                0
             )
         };
         if n == -EINTR as isize {
