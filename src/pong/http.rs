@@ -52,24 +52,21 @@ pub const fn failure(status: u16) -> Request {
 /// 2.2 lets a recipient accept) and the bytes it takes; None until its LF has arrived.
 #[inline(never)]
 pub fn line(data: &[u8]) -> Option<(usize, &[u8])> {
-    let (text, _) = split(data, b'\n');
-    if text.len() == data.len() {
-        return None;
-    }
-    Some((text.len() + 1, text.strip_suffix(b"\r").unwrap_or(text)))
+    let n = data.iter().position(|&b| b == b'\n')?;
+    let text = data.get(..n)?;
+    Some((n + 1, text.strip_suffix(b"\r").unwrap_or(text)))
 }
 
 /// `s` before the first `byte` and after it (all of `s` and nothing without one).
 #[inline(never)]
 fn split(s: &[u8], byte: u8) -> (&[u8], &[u8]) {
-    let mut rest = s;
-    while let [b, tail @ ..] = rest {
-        if *b == byte {
-            return (s.get(..s.len() - rest.len()).unwrap_or_default(), tail);
-        }
-        rest = tail;
+    match s.iter().position(|&b| b == byte) {
+        Some(i) => (
+            s.get(..i).unwrap_or_default(),
+            s.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (s, &[]),
     }
-    (s, &[])
 }
 
 /// A decimal number, saturated far beyond any limit pong applies; None if `s` is empty
@@ -444,12 +441,9 @@ pub fn word(s: &[u8], fold: u8) -> u8 {
 
 /// `s` without leading or trailing spaces and tabs (OWS).
 #[inline(never)]
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
+fn trim(s: &[u8]) -> &[u8] {
+    let text = |b: &u8| *b != b' ' && *b != b'\t';
+    let start = s.iter().position(text).unwrap_or(s.len());
+    let end = s.iter().rposition(text).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or_default()
 }

@@ -52,6 +52,8 @@ const P_READY: u8 = 6; // the request is complete: answer it
 const P_DELAY: u8 = 7; // holding the answer until `deadline`
 const P_LINGER: u8 = 8; // answered with close: discard input until the peer closes
 
+/// The events of the loop's pass after the timer: none epoll reports.
+const DUE: u32 = 0;
 /// epoll tags of pong's own descriptors; a connection's tag is its descriptor.
 const T_LISTEN: u64 = SLOTS as u64;
 const T_SIGNAL: u64 = SLOTS as u64 + 1;
@@ -60,11 +62,11 @@ const T_TIMER: u64 = SLOTS as u64 + 2;
 const VERSION: &[u8] = concat!("pong ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
 const USAGE: &[u8] = b"usage: pong [--port N] [--drain S] | -v | --version\n";
 /// Set-up and event-loop failures but bind's and listen's, which have their own lines.
-const SYSCALL_FAILED: &[u8] = b"pong: an event-loop system call failed\n";
+const SYSCALL_FAILED: &[u8] = b"pong: a system call failed\n";
 /// The longest --drain, a day.
 const MAX_DRAIN: u64 = 86_400;
 /// The values --port and --drain take, lowest and highest.
-const OPT_RANGES: [[u64; 2]; 2] = [[1, 65535], [0, MAX_DRAIN]];
+const OPT_RANGES: [[u32; 2]; 2] = [[1, 65535], [0, MAX_DRAIN as u32]];
 
 /// The buffers last: every other field within a short offset of the slot's start.
 #[repr(C)]
@@ -230,23 +232,20 @@ fn arm(g: &mut Global, deadline: u64) {
     };
 }
 
-/// Appends to a byte buffer, dropping what does not fit (never the case by `ROOM`).
-struct Writer<'a> {
-    buf: &'a mut [u8],
-    n: usize,
-}
-
-impl Writer<'_> {
+impl Conn {
+    /// Queues `s` for writing, dropping what does not fit in `out` (never the case by
+    /// `ROOM`).
     #[inline(never)]
     fn put(&mut self, s: &[u8]) {
         for &b in s {
-            if let Some(p) = self.buf.get_mut(self.n) {
+            if let Some(p) = self.out.get_mut(self.queued) {
                 *p = b;
-                self.n += 1;
+                self.queued += 1;
             }
         }
     }
 
+    /// Queues `v` in decimal.
     #[inline(never)]
     fn num(&mut self, v: u32) {
         // Most significant digit first: the higher digits, then this one (at most ten
@@ -266,8 +265,10 @@ fn date(g: &mut Global) {
         return;
     }
     g.date_of = now;
-    let mut days = (now / 86_400) as u32;
-    let secs = (now % 86_400) as u32;
+    // 86,400 = 128 * 675: a 32-bit division after the shift, where a 64-bit one would
+    // take a 64-bit constant (good until the year 19,000).
+    let mut days = (now >> 7) as u32 / 675;
+    let secs = (now as u32).wrapping_sub(days.wrapping_mul(86_400));
     let weekday = days % 7;
     // Years and months by counting off their lengths: once a second, a few dozen
     // steps, no division. Every fourth year is a leap year until 2100.
@@ -286,8 +287,8 @@ fn date(g: &mut Global) {
         days -= len;
         month += 1;
     }
+    // The rest of the head is HEAD_TEMPLATE's, from the start (`run`).
     let d = &mut g.head;
-    *d = HEAD_TEMPLATE;
     d[9..12].copy_from_slice(&WEEKDAYS[weekday as usize]);
     d[17..20].copy_from_slice(&MONTHS[month]);
     two(d, 14, days + 1);
@@ -334,22 +335,18 @@ fn answer(c: &mut Conn, g: &mut Global) {
     } else {
         r.size
     };
-    let mut w = Writer {
-        buf: &mut c.out,
-        n: c.queued,
-    };
-    w.put(b"HTTP/1.1 ");
-    w.num(r.status as u32);
+    c.put(b"HTTP/1.1 ");
+    c.num(r.status as u32);
     // 204 has no Content-Length (RFC 9110 8.6); HEAD and 304 state the length GET
     // would have and send no body. Each ending begins with the line end after the
     // Content-Length value or, for 204, the Date's.
     if r.status != 204 {
-        w.put(&g.head);
-        w.num(length);
+        c.put(&g.head);
+        c.num(length);
     } else {
-        w.put(g.head.get(..HEAD_DATE_END).unwrap_or_default());
+        c.put(g.head.get(..HEAD_DATE_END).unwrap_or_default());
     }
-    w.put(if close {
+    c.put(if close {
         b"\r\nConnection: close\r\n\r\n"
     } else if r.flags & http::KEEP_ALIVE != 0 {
         b"\r\nConnection: keep-alive\r\n\r\n"
@@ -358,17 +355,15 @@ fn answer(c: &mut Conn, g: &mut Global) {
     });
     if r.flags & http::HEAD == 0 && r.status != 204 && r.status != 304 {
         if weighted {
-            w.put(http::WEIGHTED_TEXT);
+            c.put(http::WEIGHTED_TEXT);
         } else {
             c.zeros = r.size as usize;
         }
     }
-    c.queued = w.n;
     c.phase = if close { P_LINGER } else { P_HEAD };
 }
 
 /// Answers `status` and closes: the input cannot be read on.
-#[inline(never)]
 fn fail(c: &mut Conn, status: u16) {
     c.req = http::failure(status);
     c.phase = P_READY;
@@ -376,8 +371,11 @@ fn fail(c: &mut Conn, status: u16) {
 
 /// Advances `c` over its buffered input by one step; false when it cannot go on
 /// without more input or time. Not inlined into `serve` (its one caller): apart, the
-/// two need fewer saved registers (x86_64 -128 bytes, i686 -252, s390x -72).
-#[inline(never)]
+/// two need fewer saved registers (x86_64 -128 bytes, i686 -252, s390x -72). But for
+/// ppc64, which saves and restores each register with an instruction of its own and
+/// its condition fields too: one function saves them once (-208 bytes).
+#[cfg_attr(target_arch = "powerpc64", inline(always))]
+#[cfg_attr(not(target_arch = "powerpc64"), inline(never))]
 fn step(c: &mut Conn, g: &mut Global) -> bool {
     let Some(data) = c.buf.get(c.start..c.len) else {
         return false;
@@ -396,12 +394,7 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
                     let r = c.req;
                     c.start += n;
                     if r.flags & http::CONTINUE != 0 {
-                        let mut w = Writer {
-                            buf: &mut c.out,
-                            n: c.queued,
-                        };
-                        w.put(b"HTTP/1.1 100 Continue\r\n\r\n");
-                        c.queued = w.n;
+                        c.put(b"HTTP/1.1 100 Continue\r\n\r\n");
                     }
                     c.left = r.body;
                     c.phase = if r.flags & http::CHUNKED != 0 {
@@ -465,7 +458,6 @@ fn step(c: &mut Conn, g: &mut Global) -> bool {
 }
 
 /// Ends connection `fd` and frees its slot.
-#[inline(never)]
 fn drop_conn(c: &mut Conn, fd: usize) {
     close(fd);
     c.start = 0;
@@ -627,6 +619,7 @@ fn timer(s: &mut State) {
         }
         arm(g, g.drain_until);
     }
+    // Each answer that is due becomes ready, and the event loop answers it (see `DUE`).
     for fd in 0..=s.global.top {
         let Some(c) = s.conns.get_mut(fd).filter(|c| c.phase == P_DELAY) else {
             continue;
@@ -634,7 +627,6 @@ fn timer(s: &mut State) {
         if c.deadline <= now {
             c.req.delay = 0;
             c.phase = P_READY;
-            serve(s, fd, false);
         } else {
             let deadline = c.deadline;
             arm(&mut s.global, deadline);
@@ -681,7 +673,9 @@ unsafe extern "C" fn start(sp: *const usize) -> ! {
         // SAFETY: as above.
         let value = more.first().and_then(|&v| http::number(unsafe { arg(v) }));
         match (value, OPT_RANGES.get(which), opts.get_mut(which)) {
-            (Some(v), Some(&[low, high]), Some(opt)) if v >= low && v <= high => *opt = v,
+            (Some(v), Some(&[low, high]), Some(opt)) if v >= low as u64 && v <= high as u64 => {
+                *opt = v
+            }
             _ => {
                 write(2, USAGE);
                 exit(2);
@@ -713,6 +707,7 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
     }
     let g = &mut s.global;
     g.drain = drain;
+    g.head = HEAD_TEMPLATE;
     // Descriptors inherited from whoever started us serve pong nothing, and one at the
     // top of the limit would take the spare that lets a connection at the limit be
     // accepted and closed (accept4 would fail with EMFILE instead). Keep stdio only.
@@ -825,21 +820,37 @@ fn run(s: &mut State, port: u16, drain: u32) -> ! {
             let Some(&ev) = s.global.events.get(i) else {
                 break;
             };
-            let (events, tag) = (ev.events, ev.u64);
-            match tag {
-                T_LISTEN => accept(s),
-                T_SIGNAL => signal(s),
-                T_TIMER => timer(s),
-                fd => {
-                    let fd = fd as usize;
-                    if events & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
-                        if let Some(c) = s.conns.get_mut(fd) {
-                            drop_conn(c, fd);
-                        }
-                    } else {
-                        serve(s, fd, events & EPOLLIN as u32 != 0);
-                    }
+            // The connections to serve: the one the event is for or, after the timer,
+            // every one whose delayed answer it made ready (no event asked for: the
+            // slot of a connection that has been accepted always has one otherwise).
+            let (events, first, last) = match ev.u64 {
+                T_LISTEN => {
+                    accept(s);
+                    continue;
                 }
+                T_SIGNAL => {
+                    signal(s);
+                    continue;
+                }
+                T_TIMER => {
+                    timer(s);
+                    (DUE, 0, s.global.top)
+                }
+                fd => (ev.events, fd as usize, fd as usize),
+            };
+            for fd in first..=last {
+                let Some(c) = s.conns.get_mut(fd) else {
+                    break;
+                };
+                if events == DUE {
+                    if c.phase != P_READY || c.events != 0 {
+                        continue;
+                    }
+                } else if events & (libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0 {
+                    drop_conn(c, fd);
+                    continue;
+                }
+                serve(s, fd, events & EPOLLIN as u32 != 0);
             }
         }
     }
