@@ -189,9 +189,8 @@ stage_bench() {
   say "benchmark, smoke run (the full run is README's command)"
   python3 bench/run.py --quick --out target/bench-smoke
   say "pong against nginx and hyper, smoke run: wrk only, every status 200, pong's statuses = nginx's"
-  # pong's binary comes from the build stage. Until pong is on main, only nginx and hyper
-  # run: to enable pong, delete `--contenders nginx,hyper` from this line.
-  python3 bench/run.py --pong "$out/pong-$host_arch" --contenders nginx,hyper --quick --out target/bench-smoke
+  # pong's binary comes from the build stage.
+  python3 bench/run.py --pong "$out/pong-$host_arch" --quick --out target/bench-smoke
   python3 bench/run.py --pong-check-readme
 }
 
