@@ -41,7 +41,7 @@ macro_rules! address {
 use arch::address;
 
 use libc::{EINTR, SIGCHLD, STDERR_FILENO, STDOUT_FILENO};
-use rt::arch::{self, syscall4_raw};
+use rt::{arch, syscall4_raw};
 
 /// The set of every signal: the image carries it in its ELF header
 /// (`elf::all_signals!`); the host build, which has no such header, here.
@@ -63,7 +63,7 @@ static WAITED_SIGNALS: [u8; rt::SIGSET_BYTES] = rt::WAITED_BYTES;
 /// contract): neither 0 (told to stop) nor 2 (usage).
 const FAILED: i32 = 3;
 /// What `rt_sigtimedwait` returns when a signal that it does not wait for interrupted
-/// it: -errno, as on every arch (`arch::syscall4`).
+/// it: -errno, as on every arch (`rt::syscall4`).
 const INTERRUPTED: isize = -(EINTR as isize);
 
 const VERSION_LINE: &[u8] = concat!("pausle ", env!("CARGO_PKG_VERSION"), "\n").as_bytes();
@@ -107,7 +107,7 @@ fn pause() -> i32 {
             // execve (their SIGCHLD went to whoever we were before and is gone), the
             // rest answer SIGCHLD.
             rt::reap();
-            let sig = arch::syscall4(
+            let sig = rt::syscall4(
                 libc::SYS_rt_sigtimedwait,
                 address!(WAITED_SIGNALS),
                 0,

@@ -7,8 +7,8 @@
 // n's contract for them. No register is loaded for an argument left out, so leave out
 // only trailing ones the kernel ignores for that call: a pointer it may read or write
 // (an old value's, say) is passed, as 0 when it should be NULL. `syscall_raw!` is the same for a result that is ignored or
-// only tested against 0 (ppc64 then skips its errno fix-up); `syscall4` and
-// `syscall4_raw` are the four-argument calls as functions.
+// only tested against 0 (ppc64 then skips its errno fix-up), and `syscall_inline!`
+// the form of [`syscall4`] and [`syscall4_raw`], pausle's.
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
@@ -28,7 +28,6 @@ pub mod arch;
 #[allow(dead_code, unused_macros, unused_imports)]
 pub mod elf;
 
-use arch::syscall4;
 use libc::{SIGCHLD, SIGINT, SIGTERM, WNOHANG, c_int};
 
 /// The kernel's signal set: one bit per signal 1..=64. `_NSIG` is 64 on every arch we
@@ -55,7 +54,7 @@ pub const ALL_BYTES: [u8; SIGSET_BYTES] = ALL.to_ne_bytes();
 pub const WAITED_BYTES: [u8; SIGSET_BYTES] = WAITED.to_ne_bytes();
 
 /// Blocks every signal in the set at address `$set` (every signal: [`ALL`]) and gives
-/// rt_sigprocmask's raw result, 0 or a failure (`arch::syscall4_raw`): from then on the
+/// rt_sigprocmask's raw result, 0 or a failure (`syscall4_raw`): from then on the
 /// program takes the signals it acts on synchronously (the kernel never drops a blocked
 /// signal, even one sent to a namespace's init). A macro, not a function: expanded in
 /// place, so pausle's image stays byte for byte what it was before the runtime was
@@ -65,7 +64,7 @@ macro_rules! block_all {
         // SAFETY: the caller passes the address of a set of SIGSET_BYTES bytes; the
         // old-set pointer is NULL, which rt_sigprocmask accepts.
         unsafe {
-            $crate::rt::arch::syscall4_raw(
+            $crate::rt::syscall4_raw(
                 libc::SYS_rt_sigprocmask,
                 libc::SIG_BLOCK as usize,
                 $set,
@@ -76,6 +75,27 @@ macro_rules! block_all {
     };
 }
 pub(crate) use block_all;
+
+/// A system call of four arguments as a function: the result, or -errno.
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    // SAFETY: passed on from the caller.
+    unsafe { arch::syscall_inline!(n, a, b, c, d) }
+}
+
+/// [`syscall4`] for a call whose result is only tested against 0 or ignored (ppc64: r3
+/// as the kernel left it, 0 or a positive errno).
+///
+/// # Safety
+/// The caller upholds the contract of syscall `n` for these arguments.
+#[inline(always)]
+pub unsafe fn syscall4_raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+    // SAFETY: passed on from the caller.
+    unsafe { arch::syscall_raw!(n, a, b, c, d) }
+}
 
 /// Reaps every dead child. Children that die together raise one SIGCHLD, so it reaps
 /// until none is left; WNOHANG makes "none dead yet" return 0 (and no child at all

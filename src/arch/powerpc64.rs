@@ -159,25 +159,17 @@ macro_rules! syscall_raw {
 #[allow(unused_imports)]
 pub(crate) use syscall_raw;
 
-/// [`syscall!`] with four arguments, as a function.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    // SAFETY: passed on from the caller.
-    unsafe { syscall!(@["sc", "bns+ 1f", "neg 3, 3", "1:"] {} n, a, b, c, d) }
+/// [`syscall!`] with the trap and the fix-up in place, as pausle's calls make it
+/// (`rt::syscall4`): its image, with two such calls, is no larger for them and needs no
+/// saved link register.
+#[allow(unused_macros)]
+macro_rules! syscall_inline {
+    ($($args:expr),+) => {
+        $crate::rt::arch::syscall!(@["sc", "bns+ 1f", "neg 3, 3", "1:"] {} $($args),+)
+    };
 }
-
-/// [`syscall_raw!`] with four arguments, as a function.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall4_raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    // SAFETY: passed on from the caller.
-    unsafe { syscall_raw!(n, a, b, c, d) }
-}
+#[allow(unused_imports)]
+pub(crate) use syscall_inline;
 
 /// Ends every thread of the process with `code`.
 ///

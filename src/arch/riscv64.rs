@@ -36,19 +36,9 @@ pub(crate) use syscall;
 #[allow(unused_imports)]
 pub(crate) use syscall as syscall_raw;
 
-/// [`syscall!`] with four arguments, as a function.
-///
-/// # Safety
-/// The caller upholds the contract of syscall `n` for these arguments.
-#[inline(always)]
-pub unsafe fn syscall4(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
-    // SAFETY: passed on from the caller.
-    unsafe { syscall!(n, a, b, c, d) }
-}
-
-/// [`syscall4`] for a call whose result is only tested against 0 or ignored; the same
-/// call here.
-pub use syscall4 as syscall4_raw;
+/// [`syscall!`] as pausle's calls make it (`rt::syscall4`); the same call here.
+#[allow(unused_imports)]
+pub(crate) use syscall as syscall_inline;
 
 /// The 8 bytes at `p`, which need no alignment. RISC-V Linux supports misaligned loads
 /// in user space (the kernel's uabi: in hardware or emulated), but LLVM, not told they
