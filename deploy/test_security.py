@@ -190,17 +190,23 @@ def test_ci_entry_point_fails_too(path, tmp_path, capsys):
     assert "FAIL" in capsys.readouterr().out
 
 
-def test_every_setting_is_stripped():
-    """Each leaf of the security contexts, the resources and the policed pod and
-    Deployment fields has a strip test: a new setting cannot go unproven."""
-    dep = deployment()
-    policed = set(STRIPPED)
+def assert_contexts_stripped(dep, policed):
+    """Every leaf of `dep`'s pod and container security contexts and resources is in
+    `policed`."""
     for root in (PSC, CSC, RES):
         node = dep
         for key in root:
             node = node[key]
         for leaf in leaves(node, root):
             assert leaf in policed, f"no strip test for {dotted(leaf)}"
+
+
+def test_every_setting_is_stripped():
+    """Each leaf of the security contexts, the resources and the policed pod and
+    Deployment fields has a strip test: a new setting cannot go unproven."""
+    dep = deployment()
+    policed = set(STRIPPED)
+    assert_contexts_stripped(dep, policed)
     pod = dep["spec"]["template"]["spec"]
     for key in pod:
         if key not in ("containers", "securityContext"):
@@ -358,12 +364,7 @@ def test_pong_every_setting_is_stripped():
     strip test."""
     dep = pong_deployment()
     policed = set(PONG_STRIPPED)
-    for root in (PSC, CSC, RES):
-        node = dep
-        for key in root:
-            node = node[key]
-        for leaf in leaves(node, root):
-            assert leaf in policed, f"no strip test for {dotted(leaf)}"
+    assert_contexts_stripped(dep, policed)
     for key in dep["spec"]["template"]["spec"]["containers"][0]:
         if key not in ("name", "securityContext", "resources"):
             assert C0 + (key,) in policed, f"no strip test for {dotted(C0 + (key,))}"

@@ -521,72 +521,6 @@ fn stack_is_not_executable() {
     p.assert_stops_on(SIGTERM);
 }
 
-/// Linux's seccomp `arch` values (include/uapi/linux/audit.h; not in the libc crate): the
-/// ELF machine with the 64-bit and little-endian flags.
-const AUDIT_ARCH_64BIT: u32 = 0x8000_0000;
-const AUDIT_ARCH_LE: u32 = 0x4000_0000;
-
-/// The (seccomp arch, syscall number) pairs that the native pausle binaries use for
-/// `call` (one of the two signal calls): the host's own, plus i386's on x86_64, which
-/// runs i686 binaries itself. i386's numbers are from the kernel's
-/// arch/x86/entry/syscalls/syscall_32.tbl; the libc crate names only the host's.
-fn native_calls(call: libc::c_long) -> Vec<(u32, u32)> {
-    let mut calls = vec![];
-    #[cfg(target_arch = "x86_64")]
-    {
-        calls.push((
-            libc::EM_X86_64 as u32 | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE,
-            call as u32,
-        ));
-        let i386 = match call {
-            libc::SYS_rt_sigprocmask => 175,
-            libc::SYS_rt_sigtimedwait => 177,
-            _ => unreachable!("no i386 number for syscall {call}"),
-        };
-        calls.push((libc::EM_386 as u32 | AUDIT_ARCH_LE, i386));
-    }
-    #[cfg(target_arch = "aarch64")]
-    calls.push((
-        libc::EM_AARCH64 as u32 | AUDIT_ARCH_64BIT | AUDIT_ARCH_LE,
-        call as u32,
-    ));
-    assert!(!calls.is_empty(), "no seccomp arch known for this host");
-    calls
-}
-
-/// A classic BPF seccomp program: `call` (as each of `calls` names it) fails with
-/// `errno`, everything else is allowed.
-fn deny_filter(calls: &[(u32, u32)], errno: u32) -> Vec<libc::sock_filter> {
-    let stmt = |code: u32, k: u32| libc::sock_filter {
-        code: code as u16,
-        jt: 0,
-        jf: 0,
-        k,
-    };
-    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
-        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
-        jt,
-        jf,
-        k,
-    };
-    // struct seccomp_data: int nr; __u32 arch; ...
-    let load = |offset: u32| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
-    let mut prog = vec![];
-    for &(arch, nr) in calls {
-        // arch matches and nr matches: deny; otherwise on to the next pair.
-        prog.push(load(4));
-        prog.push(jeq(arch, 0, 3));
-        prog.push(load(0));
-        prog.push(jeq(nr, 0, 1));
-        prog.push(stmt(
-            libc::BPF_RET | libc::BPF_K,
-            libc::SECCOMP_RET_ERRNO | (errno & libc::SECCOMP_RET_DATA),
-        ));
-    }
-    prog.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
-    prog
-}
-
 /// Runs pausle (not PID 1) under a seccomp filter that makes `call` fail with `errno`,
 /// and asserts it exits at once with its own failure status, 3, having used next to no
 /// CPU: it must neither pause unable to stop nor spin.
@@ -599,56 +533,14 @@ fn assert_fails_loudly(call: libc::c_long, errno: u32) {
         eprintln!("seccomp denial not testable under {r:?}: the filter would apply to it");
         return;
     }
-    let filter = deny_filter(&native_calls(call), errno);
     let mut cmd = pausle(&[]);
     cmd.stdin(Stdio::null()).stderr(Stdio::piped());
-    // SAFETY: the closure runs in the forked child before execve and makes only the
-    // async-signal-safe prctl and seccomp calls, on memory the parent owns and keeps.
-    unsafe {
-        cmd.pre_exec(move || {
-            let prog = libc::sock_fprog {
-                len: filter.len() as u16,
-                filter: filter.as_ptr() as *mut _,
-            };
-            // Without privileges a filter needs no_new_privs first.
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &prog as *const libc::sock_fprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let started = Instant::now();
+    deny_with_seccomp(&mut cmd, call, errno);
     let mut child = cmd.spawn().expect("spawn pausle under the filter");
-    let pid = child.id() as pid_t;
-    // Until it is reaped, an exited process stays in /proc as a zombie with its CPU
-    // times: wait for that, so they can be read before the status is collected.
     let what = format!("syscall {call} denied with errno {errno}");
-    let deadline = started + STOP_WITHIN;
-    let cpu = loop {
-        let fields = stat_fields(pid).unwrap();
-        // Fields 3 (state), 14 (utime) and 15 (stime) of proc_pid_stat(5), in clock ticks.
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no memory preconditions.
-        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        let cpu = Duration::from_millis(ticks * 1000 / per_second);
-        if fields[0] == "Z" {
-            break cpu;
-        }
-        if Instant::now() >= deadline {
-            kill(pid, SIGKILL);
-            child.wait().ok();
-            panic!("{what}: pausle still running {STOP_WITHIN:?} later, {cpu:?} of CPU so far");
-        }
-        sleep(Duration::from_micros(200));
-    };
-    let status = child.wait().unwrap();
+    let (status, cpu) = exit_and_cpu(&mut child, STOP_WITHIN).unwrap_or_else(|cpu| {
+        panic!("{what}: pausle still running {STOP_WITHIN:?} later, {cpu:?} of CPU so far")
+    });
     assert_eq!(status.code(), Some(3), "{what}: {status}");
     assert!(cpu < Duration::from_millis(20), "{what}: {cpu:?} of CPU");
     let err = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();

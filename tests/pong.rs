@@ -1372,6 +1372,43 @@ fn a_port_in_use_is_exit_1_with_one_line() {
     assert!(one_line(&err), "{err:?}");
 }
 
+/// Runs pong under a seccomp filter that makes `call` fail with `errno` and asserts it
+/// exits at once with status 1 and its one line, having used next to no CPU: a call
+/// its loop depends on failing must neither leave it unable to stop nor spin.
+fn assert_fails_loudly(call: libc::c_long, errno: i32) {
+    if let Some(r) = runner() {
+        // Under a user-mode emulator the filter would apply to the emulator's own host
+        // syscalls, not to pong's.
+        eprintln!("seccomp denial not testable under {r:?}: the filter would apply to it");
+        return;
+    }
+    let port = candidate_port();
+    let mut cmd = pong_cmd(&["--port", &port.to_string()]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    procs::deny_with_seccomp(&mut cmd, call, errno as u32);
+    let mut child = cmd.spawn().expect("spawn pong under the filter");
+    let what = format!("syscall {call} denied with errno {errno}");
+    let within = Duration::from_secs(1);
+    let (status, cpu) = procs::exit_and_cpu(&mut child, within).unwrap_or_else(|cpu| {
+        panic!("{what}: pong still running {within:?} later, {cpu:?} of CPU so far")
+    });
+    assert_eq!(status.code(), Some(1), "{what}: {status}");
+    assert!(cpu < ms(20), "{what}: {cpu:?} of CPU");
+    let err = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert_eq!(err, "pong: a system call failed\n", "{what}");
+}
+
+#[test]
+fn a_failing_event_loop_call_is_exit_1_with_one_line_at_once() {
+    for errno in [libc::EPERM, libc::EBADF] {
+        // The loop's wait, and the mask without which SIGTERM could not drain it.
+        assert_fails_loudly(libc::SYS_epoll_pwait, errno);
+        assert_fails_loudly(libc::SYS_rt_sigprocmask, errno);
+    }
+}
+
 // ---- the image --------------------------------------------------------------------
 
 /// (p_type, p_flags) of every program header of the ELF file at `path`.
