@@ -6,9 +6,10 @@
 // arguments, the result or -errno, in an `unsafe` block whose caller upholds syscall
 // n's contract for them. No register is loaded for an argument left out, so leave out
 // only trailing ones the kernel ignores for that call: a pointer it may read or write
-// (an old value's, say) is passed, as 0 when it should be NULL. `syscall_raw!` is the same for a result that is ignored or
-// only tested against 0 (ppc64 then skips its errno fix-up), and `syscall_inline!`
-// the form of [`syscall4`] and [`syscall4_raw`], pausle's.
+// (an old value's, say) is passed, as 0 when it should be NULL. `syscall_raw!` is the
+// same for a result that is ignored or only tested against 0 (ppc64 then skips its
+// errno fix-up), and `syscall_inline!` the form of [`syscall4`] and [`syscall4_raw`],
+// pausle's.
 #[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
 #[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
 #[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]

@@ -13,8 +13,8 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call of one to five arguments (see rt.rs): the arm64 syscall ABI: number in x8, arguments in x0..x4, result in x0; nothing
-/// else is clobbered.
+/// A raw Linux system call of one to five arguments (see rt.rs): the arm64 syscall ABI:
+/// number in x8, arguments in x0..x4, result in x0; nothing else is clobbered.
 #[allow(unused_macros)]
 macro_rules! syscall {
     ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{

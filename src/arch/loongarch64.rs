@@ -12,8 +12,9 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call of one to five arguments (see rt.rs): the LoongArch syscall ABI: number in $a7, arguments in $a0..$a4, result in $a0;
-/// the kernel may clobber the temporaries $t0..$t8.
+/// A raw Linux system call of one to five arguments (see rt.rs): the LoongArch syscall
+/// ABI: number in $a7, arguments in $a0..$a4, result in $a0; the kernel may clobber the
+/// temporaries $t0..$t8.
 #[allow(unused_macros)]
 macro_rules! syscall {
     ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{

@@ -13,8 +13,8 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call of one to five arguments (see rt.rs): the RISC-V syscall ABI: number in a7, arguments in a0..a4, result in a0; nothing
-/// else is clobbered.
+/// A raw Linux system call of one to five arguments (see rt.rs): the RISC-V syscall
+/// ABI: number in a7, arguments in a0..a4, result in a0; nothing else is clobbered.
 #[allow(unused_macros)]
 macro_rules! syscall {
     ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{

@@ -14,8 +14,8 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call of one to five arguments (see rt.rs): the s390x syscall ABI: number in r1 (svc 0), arguments in r2..r6, result in r2;
-/// nothing else is clobbered.
+/// A raw Linux system call of one to five arguments (see rt.rs): the s390x syscall ABI:
+/// number in r1 (svc 0), arguments in r2..r6, result in r2; nothing else is clobbered.
 #[allow(unused_macros)]
 macro_rules! syscall {
     ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{

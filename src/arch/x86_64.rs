@@ -13,8 +13,9 @@ global_asm!(
     start = sym crate::start,
 );
 
-/// A raw Linux system call of one to five arguments (see rt.rs): the x86_64 syscall ABI: number in rax, arguments in rdi, rsi, rdx, r10, r8; the
-/// result comes back in rax and the instruction clobbers rcx and r11.
+/// A raw Linux system call of one to five arguments (see rt.rs): the x86_64 syscall
+/// ABI: number in rax, arguments in rdi, rsi, rdx, r10, r8; the result comes back in
+/// rax and the instruction clobbers rcx and r11.
 #[allow(unused_macros)]
 macro_rules! syscall {
     ($n:expr, $a:expr $(, $b:expr $(, $c:expr $(, $d:expr $(, $e:expr)?)?)?)?) => {{
