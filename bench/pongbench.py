@@ -34,9 +34,19 @@ rounds, with the min-max spread beside it.
               10,000. The runner raises its own and each server's soft RLIMIT_NOFILE to the
               hard limit (setrlimit; the shell's `ulimit -n <hard>`); nginx raises its
               worker's with worker_rlimit_nofile.
+  host floor  once per round, before the contenders: a thread on CPU 0 that only sleeps to
+              1 ms ticks for <D> seconds, and how late each wake-up is (p50, p99, p99.9,
+              max): the scheduling hiccups of the host itself, which no server can beat
   size        the binary's bytes; with its shared libraries (ldd); and the bytes of a
               FROM-scratch image holding exactly those files (docker import, `docker image
               inspect` .Size, what `docker images` shows)
+
+--profile: where each server's CPU goes under the same wrk load: `perf record -e
+cpu-clock` of its processes over a <D>-second wrk run (perf from Debian's linux-perf; a
+software clock, so it works where the hardware counters are not exposed), summed per
+DSO by `perf report --sort dso`: the kernel, the server's own code, its libraries. It
+adds "profile" to the pong-results.json in --out (made by a full run) and rewrites
+pong-results.md from it; the rest of the file is left as it was.
 
 --quick (CI): one round, start + statuses + a short wrk per contender, nothing else.
 Needs: wrk, nginx (Debian), cargo, oha (cargo install --locked oha; not with --quick),
@@ -330,6 +340,33 @@ def oha(srv: Server, conns: int, rate: int, duration: float, query: str = "") ->
     }
 
 
+# What the host's scheduler alone adds to a wake-up on the server CPU: a process that
+# only sleeps to absolute 1 ms ticks records how late each wake-up comes. A latency
+# tail of this size is the host's (a VM's stolen time, the other load), not a server's.
+FLOOR_PROBE = r"""
+import sys, time
+n = int(float(sys.argv[1]) * 1000)
+late, t = [], time.monotonic_ns()
+for _ in range(n):
+    t += 1_000_000
+    d = t - time.monotonic_ns()
+    if d > 0:
+        time.sleep(d / 1e9)
+    late.append(time.monotonic_ns() - t)
+late.sort()
+print(*(late[int(q * (n - 1))] / 1e6 for q in (0.5, 0.99, 0.999, 1.0)))
+"""
+
+
+def host_floor(duration: float) -> dict:
+    p = subprocess.run([sys.executable, "-c", FLOOR_PROBE, f"{duration:g}"], capture_output=True,
+                       text=True, preexec_fn=pin_server, check=False)
+    if p.returncode != 0:
+        raise BenchError(f"host floor probe failed ({p.returncode}): {p.stderr.strip()[-300:]}")
+    p50, p99, p999, top = map(float, p.stdout.split())
+    return {"p50_ms": p50, "p99_ms": p99, "p99.9_ms": p999, "max_ms": top}
+
+
 # --- sizes ---------------------------------------------------------------------------
 
 
@@ -408,6 +445,92 @@ def measure(name: str, binary: Path, tmp: Path, args) -> dict:
         return r
     finally:
         srv.stop()
+
+
+def perf_shares(srv: Server, duration: float, tmp: Path) -> dict:
+    """Percent of the server's CPU samples per DSO over a wrk run (see --profile)."""
+    data = tmp / f"perf-{srv.name}.data"
+    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-o", str(data),
+                            "-p", ",".join(map(str, srv.pids())), "--", "sleep", f"{duration + 1:g}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    w = wrk(srv, duration, count=False)
+    _, err = rec.communicate()
+    if rec.returncode != 0:
+        raise BenchError(f"{srv.name}: perf record failed ({rec.returncode}): {err.strip()[-300:]}")
+    rep = base.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso"], check=False)
+    shares: dict[str, float] = {}
+    for pct, dso in re.findall(r"^\s*([\d.]+)%\s+(\S+)\s*$", rep.stdout, re.M):
+        shares[dso] = shares.get(dso, 0.0) + float(pct)
+    if rep.returncode != 0 or not shares:
+        raise BenchError(f"{srv.name}: perf report gave no samples: {(rep.stderr or rep.stdout).strip()[-300:]}")
+    own = srv.binary.resolve().name
+    kernel = sum(v for k, v in shares.items() if k.startswith("[kernel"))
+    mine = shares.get(own, 0.0)
+    return {"rps": w["rps"], "rps_per_cpu_second": w["rps_per_cpu_second"], "kernel_pct": kernel,
+            "own_pct": mine, "other_pct": max(0.0, 100.0 - kernel - mine), "dsos": shares}
+
+
+def syscalls_per_request(srv: Server, duration: float) -> dict:
+    """`strace -c -f` of the server over a wrk run: each system call's count per request
+    (strace slows the server down; only the counts are kept)."""
+    tr = subprocess.Popen(["strace", "-c", "-f", *[a for p in srv.pids() for a in ("-p", str(p))]],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    w = wrk(srv, duration, count=False)
+    tr.send_signal(signal.SIGINT)
+    _, err = tr.communicate()
+    calls = {name: int(n) for n, name in re.findall(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", err, re.M)
+             if name != "total"}
+    if not calls:
+        raise BenchError(f"{srv.name}: strace -c counted nothing: {err.strip()[-300:]}")
+    return {name: n / w["requests"] for name, n in sorted(calls.items(), key=lambda kv: -kv[1])}
+
+
+def profile(bins: dict[str, Path], args, full_argv: list[str]) -> int:
+    need("perf", "apt-get install linux-perf")
+    need("strace", "apt-get install strace")
+    src = args.out / "pong-results.json"
+    if not src.exists():
+        raise BenchError(f"{src}: missing; --profile adds to a full run's results")
+    doc = json.loads(src.read_text())
+    prof = {"command": shlex.join(["python3", "bench/run.py", *full_argv]), "date": time.strftime("%Y-%m-%d", time.gmtime()),
+            "duration": args.duration, "contenders": {}}
+    with tempfile.TemporaryDirectory(prefix="pong-profile-") as d:
+        for n in args.contenders:
+            srv = Server(n, bins[n], Path(d))
+            try:
+                srv.start()
+                prof["contenders"][n] = r = perf_shares(srv, args.duration, Path(d))
+                r["syscalls_per_request"] = syscalls_per_request(srv, min(args.duration, 3))
+                srv.alive()
+            finally:
+                srv.stop()
+            base.log(f"  {n}: kernel {r['kernel_pct']:.1f}%, own code {r['own_pct']:.1f}%, libraries and the rest {r['other_pct']:.1f}%")
+    doc["profile"] = prof
+    src.write_text(json.dumps(doc, indent=2) + "\n")
+    (args.out / "pong-results.md").write_text(markdown(doc))
+    base.log(f"added the profile to {src} and rewrote pong-results.md")
+    return 0
+
+
+def profile_text(doc: dict) -> str:
+    prof = doc["profile"]
+    names = [n for n in doc["meta"]["contenders"] if n in prof["contenders"]]
+    return "\n".join([
+        "## Where the server's CPU goes\n",
+        f"`{prof['command']}` ({prof['date']}): `perf record -e cpu-clock` of the server's processes "
+        f"over a `wrk -t1 -c64 -d{prof['duration']:g}s` run, the samples summed per DSO (`perf report "
+        "--sort dso`); then the system calls per request, from `strace -c -f` of the server over a "
+        "3-second wrk run (strace slows it; only the counts are kept). The kernel's share is its TCP "
+        "path for those calls.\n",
+        md_table(["contender", "kernel (%)", "own code (%)", "libraries and the rest (%)", "req per server CPU-s",
+                  "system calls per request (those above 0.01)"],
+                 [[bold(n), f"{c['kernel_pct']:.1f}", f"{c['own_pct']:.1f}", f"{c['other_pct']:.1f}",
+                   f"{c['rps_per_cpu_second'] or 0:,.0f}",
+                   ", ".join(f"{k} {v:.2f}" for k, v in c["syscalls_per_request"].items() if v >= 0.01)]
+                  for n in names for c in [prof["contenders"][n]]]),
+    ])
 
 
 # --- summary -------------------------------------------------------------------------
@@ -533,11 +656,27 @@ def readme_block(doc: dict) -> str:
         "([bench/results/pong-results.md](bench/results/pong-results.md) has the spreads):\n",
         readme_table(doc),
     ]
+    if doc.get("host_floor"):
+        lines.append(floor_text(doc, m))
     if doc["goals"]:
         lines.append("Goals, as ratios from this run:\n")
         lines.append(goals_text(doc["goals"]))
+    if doc.get("profile"):
+        c = doc["profile"]["contenders"]
+        lines.append("Where the server's CPU goes under wrk (`--profile`, perf): its own code "
+                     + ", ".join(f"{n} {c[n]['own_pct']:.1f}%" for n in m["contenders"] if n in c)
+                     + "; the rest is the kernel's TCP path for one read and one writev per request.\n")
     lines.append("![pong benchmark chart](bench/results/pong-chart.png)\n")
     return "\n".join(lines)
+
+
+def floor_text(doc: dict, m: dict) -> str:
+    f = doc["host_floor"]
+    q = " / ".join(f"{f[k]['median']:.3f}" for k in ("p50_ms", "p99_ms", "p99.9_ms", "max_ms"))
+    return (f"The host's own floor (ms): a thread on CPU {SERVER_CPU} that only sleeps to 1 ms ticks "
+            f"for {m['latency_duration']:g} s each round wakes late by p50 / p99 / p99.9 / max {q} "
+            f"(medians; max over the rounds {f['max_ms']['max']:.1f}). A latency tail of that size is "
+            "the host's scheduling (a VM's stolen time), whatever serves.\n")
 
 
 def goals_text(g: dict) -> str:
@@ -579,6 +718,8 @@ def markdown(doc: dict) -> str:
                                         for q in ("p50", "p99", "p99.9")) for c in CONNS]] for n in names],
             ),
         ]
+        if doc.get("host_floor"):
+            out.append(floor_text(doc, m))
         if "latency_delay_1ms" in S.get("pong", {}):
             rows = []
             for label, key in (("GET /", "latency"), ("?size=1024", "latency_size_1024"), ("?delay=1ms", "latency_delay_1ms")):
@@ -613,6 +754,8 @@ def markdown(doc: dict) -> str:
         ]
     if doc["goals"]:
         out += ["## Goals\n", goals_text(doc["goals"])]
+    if doc.get("profile"):
+        out.append(profile_text(doc))
     st = doc["statuses"]
     out += [
         "## Statuses\n",
@@ -624,8 +767,11 @@ def markdown(doc: dict) -> str:
 
 
 PUBLISHED = (
-    "For scale, images that cannot be built here (Go programs), as their publishers list "
-    "them: see README's pong benchmark section for the figures and sources.\n"
+    "For scale, the Go backends that cannot be built here, as their publishers describe them: "
+    "fortio's server (Istio's benchmark backend) calls its image \"3Mb\" (fortio/fortio README.md: "
+    "\"small (3Mb docker image, minimal dependencies)\"); agnhost "
+    "(Kubernetes' e2e backend) publishes no size: its image is one multi-command Go binary "
+    "on `alpine:3.21` (kubernetes/kubernetes test/images/agnhost/BASEIMAGE).\n"
 )
 
 
@@ -657,12 +803,14 @@ def chart(doc: dict, path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
         if log:
             ax.set_xscale("log")
-        top = max(med_ + [1e-9])
+        else:  # thousands as "125k": six-digit tick labels run into each other
+            ax.xaxis.set_major_formatter(lambda x, _: f"{x / 1000:g}k" if x >= 1000 else f"{x:g}")
+        top = max(max(med_), max(v["max"] for v in vals if v) if any(vals) else 0, 1e-9)
         ax.set_xlim(min([x for x in med_ if x > 0] or [1]) / 3 if log else 0, top * (30 if log else 1.45))
         for bar, v in zip(b, med_):
             ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, "  " + f.format(v), va="center", fontsize=8)
 
-    def grouped(ax, title, groups, f, log=True, unit=""):
+    def grouped(ax, title, groups, f, log=True, unit="", room=40):
         """groups: [(label, path-template with {n})]; one cluster per contender."""
         ax.set_title(title, fontsize=10)
         h = 0.8 / len(groups)
@@ -685,7 +833,7 @@ def chart(doc: dict, path: Path) -> None:
         if vals_all:
             if log:
                 ax.set_xscale("log")
-                ax.set_xlim(min(vals_all) / 3, max(vals_all) * 40)
+                ax.set_xlim(min(vals_all) / 3, max(vals_all) * room)
             else:
                 ax.set_xlim(0, max(vals_all) * 1.5)
         ax.legend(fontsize=7, loc="lower right")
@@ -698,21 +846,26 @@ def chart(doc: dict, path: Path) -> None:
     have_latency = any(get(n, "latency/64/p99_ms") for n in names)
     for i, c in enumerate(CONNS):
         if have_latency:
-            grouped(ax[3 + i], f"latency at {m['rate']}/s, {c} conn{'s' if c > 1 else ''}\n(ms, log; oha --latency-correction)",
-                    [(q, f"latency/{c}/{q}_ms") for q in ("p50", "p99", "p99.9")], "{:.3f}")
+            floor = doc.get("host_floor", {})
+            grouped(ax[3 + i], f"latency at {m['rate']}/s, {c} conn{'s' if c > 1 else ''}\n(ms, log; oha --latency-correction)"
+                    + ("\nlines: the host floor p99 (dashed), p99.9 (dotted)" if floor else ""),
+                    [(q, f"latency/{c}/{q}_ms") for q in ("p50", "p99", "p99.9")], "{:.3f}", room=400)
+            for q, style in (("p99_ms", "--"), ("p99.9_ms", ":")):
+                if q in floor:
+                    ax[3 + i].axvline(floor[q]["median"], color="0.3", ls=style, lw=1)
         else:
             ax[3 + i].axis("off")
     if have_latency:
         grouped(ax[6], "memory, VmRSS (KiB, log)\nnginx: its worker", [
             ("idle", "memory_idle/rss_kib"), ("64 conns", "memory_64/rss_kib"),
-            (f"{m['idle_conns']:,} conns", "memory_idle_conns/rss_kib")], "{:,.0f}")
+            (f"{m['idle_conns']:,} conns", "memory_idle_conns/rss_kib")], "{:,.0f}", room=400)
     else:
         ax[6].axis("off")
     if Z:
         grouped(ax[7], "size (bytes, log)", [
             ("binary", lambda n: Z.get(n, {}).get("binary_bytes")),
             ("with shared libraries", lambda n: Z.get(n, {}).get("with_libraries_bytes")),
-            ("FROM-scratch image", lambda n: Z.get(n, {}).get("image_bytes"))], "{:,.0f}")
+            ("FROM-scratch image", lambda n: Z.get(n, {}).get("image_bytes"))], "{:,.0f}", room=400)
     else:
         ax[7].axis("off")
     pong_params(ax[8], S.get("pong", {}), m)
@@ -798,6 +951,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--hyper", type=Path, help="a built hyper-null (default: cargo build --profile bench-hyper --example hyper-null)")
     ap.add_argument("--nginx", type=Path, help="the nginx binary (default: nginx on PATH or /usr/sbin/nginx)")
     ap.add_argument("--out", type=Path, default=BENCH / "results", help="output directory (default bench/results)")
+    ap.add_argument("--profile", action="store_true", help="perf profile of each server under wrk, added to --out's pong-results.json")
     ap.add_argument("--quick", action="store_true", help="CI smoke: one round, start, statuses and a short wrk per contender")
     a = ap.parse_args(argv)
     a.rounds = a.rounds or (1 if a.quick else 5)
@@ -806,6 +960,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     for c in a.contenders:
         if c not in CONTENDERS:
             ap.error(f"unknown contender {c!r}; choose from {', '.join(CONTENDERS)}")
+    if a.profile and a.quick:
+        ap.error("--profile and --quick do not go together")
     if a.rounds < 1 or a.duration <= 0 or a.rate < 1 or a.latency_duration <= 0 or a.idle_conns < 1:
         ap.error("--rounds, --duration, --rate, --latency-duration and --idle-conns must be positive")
     return a
@@ -868,6 +1024,9 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
     need("taskset", "util-linux")
     if len(os.sched_getaffinity(0) | {SERVER_CPU, LOAD_CPU}) > len(os.sched_getaffinity(0)):
         raise BenchError(f"needs CPUs {SERVER_CPU} and {LOAD_CPU}; this process may use {sorted(os.sched_getaffinity(0))}")
+    if args.profile:
+        raise_nofile()
+        return profile(binaries(args, pong), args, full_argv)
     if not args.quick:
         need("oha", "cargo install --locked oha")
         need("docker", "a local Docker engine, for the image sizes")
@@ -895,6 +1054,7 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
     }
     run_id = f"pong-{os.getpid()}-{int(time.time())}"
     rounds: dict[str, list[dict]] = {n: [] for n in args.contenders}
+    floor: list[dict] = []
     t_all = time.perf_counter()
     sizes_: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="pong-bench-") as d:
@@ -906,6 +1066,9 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
             k = i % len(args.contenders)
             order = args.contenders[k:] + args.contenders[:k]
             base.log(f"round {i + 1}/{args.rounds}: {', '.join(order)}")
+            if not args.quick:
+                floor.append(host_floor(args.latency_duration))
+                base.log("  host floor: wake-up late by p99 {p99_ms:.3f} ms, max {max_ms:.3f} ms".format(**floor[-1]))
             for n in order:
                 r = measure(n, bins[n], tmp, args)
                 rounds[n].append(r)
@@ -924,6 +1087,8 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
         "meta": meta,
         "summary": summary,
         "goals": goals(summary),
+        "host_floor": summarise(floor) if floor else {},
+        "host_floor_rounds": floor,
         "sizes": sizes_,
         "statuses": {n: rs[-1]["statuses"] for n, rs in rounds.items()},
         "rounds": rounds,
