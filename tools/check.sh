@@ -9,34 +9,9 @@ root=$PWD
 out=${PAUSLE_OUT:-$root/target/out}
 export PAUSLE_OUT=$out
 
-# The musl targets build with Debian's toolchain and -Zbuild-std=core (it ships the
-# standard library's source; no prebuilt musl rust-std is needed). The flake builds
-# the same sources with fenix's prebuilt rust-std instead.
-#
-# .cargo/config.toml links with `rust-lld`, which an official toolchain (rustup's,
-# fenix's) ships in its sysroot and rustc finds there by itself. Debian's rustc has no
-# rust-lld; Debian's lld-22 is the same linker (one multi-call binary that rustc drives
-# with `-flavor gnu`), installed only under its versioned names. So when the sysroot
-# has none, a link named rust-lld in the build's own tool folder is put first on PATH.
-lld_dir() {
-  local sysroot host
-  sysroot=$(/usr/bin/rustc --print sysroot)
-  host=$(/usr/bin/rustc -vV | sed -n 's/^host: //p')
-  [ -x "$sysroot/lib/rustlib/$host/bin/rust-lld" ] && return 0
-  local lld dir=$root/target/tools/bin
-  lld=$(command -v lld-22 || command -v lld) || {
-    echo "check.sh: no rust-lld in $sysroot and no lld-22 on PATH (apt-get install lld-22)" >&2
-    return 1
-  }
-  mkdir -p "$dir"
-  ln -sfn "$lld" "$dir/rust-lld"
-  printf '%s:' "$dir"
-}
-lld_path=$(lld_dir)
-std_cargo() { PATH=$lld_path/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo "$@"; }
-build_std=(-Zbuild-std=core)
-
-field() { python3 tools/manifest.py "$@"; }
+# The musl build (lld_dir, std_cargo, build_std) and `field`, shared with tools/image.sh.
+# shellcheck source=tools/lib.sh
+. tools/lib.sh
 # The crate's programs (Cargo.toml's [[bin]]s): each is built, compared and budgeted.
 programs=$(field --programs)
 host_arch=$(uname -m)
