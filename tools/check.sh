@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (README "Test"): everything CI checks, in order. Stages can be
+# The one test command (docs/building.md): everything CI checks, in order. Stages can be
 # picked for a quicker loop: `tools/check.sh build suite`. Needs the tools .ci/run
 # installs (Debian bookworm's rustc-web, cargo-web, rust-web-src, rust-web-clippy,
 # lld-22, qemu-user-static, ...).
@@ -67,6 +67,8 @@ stage_budget() {
     for prog in $programs; do bins+=("$out/$prog-$arch"); done
   done
   python3 tools/budget.py "${bins[@]}"
+  say "figures in README and docs/: the built sizes and bench/results/results.json"
+  python3 tools/figures.py --check
 }
 
 # Whether the kernel runs `bin` of `arch` itself (x86_64 runs i686) rather than through
@@ -161,7 +163,7 @@ stage_tools() {
 }
 
 stage_bench() {
-  say "benchmark, smoke run (the full run is README's command)"
+  say "benchmark, smoke run (the full run is docs/benchmarks.md's command)"
   python3 bench/run.py --quick --out target/bench-smoke
   say "pong against nginx and hyper, smoke run: wrk only, every status 200, pong's statuses = nginx's"
   # pong's binary comes from the build stage.
