@@ -29,7 +29,7 @@ case $engine in
   *) usage; exit 2 ;;
 esac
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(readlink -f "$0")")/.."
 root=$PWD
 if ! [ -x /usr/bin/rustc ] || ! [ -x /usr/bin/cargo ]; then
   echo "image.sh: no /usr/bin/rustc or /usr/bin/cargo (Debian's rustc-web, cargo-web: .ci/run installs them)" >&2
