@@ -162,6 +162,11 @@ stage_tools() {
   pytest_suite tests/tools
 }
 
+stage_docs() {
+  say "docs: every command block of README.md and docs/ runs, or says why not"
+  pytest_suite tests/docs
+}
+
 stage_bench() {
   say "benchmark, smoke run (the full run is docs/benchmarks.md's command)"
   python3 bench/run.py --quick --out target/bench-smoke
@@ -171,7 +176,7 @@ stage_bench() {
   python3 bench/run.py --pong-check-readme
 }
 
-all=(lint build budget suite pong nix docker index runtimes deploy seccomp tools bench)
+all=(lint build budget suite pong nix docker index runtimes deploy seccomp tools docs bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do

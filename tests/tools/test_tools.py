@@ -310,3 +310,48 @@ def test_push_tag_option_without_tag():
 def test_push_wrong_tag(layout, tmp_path):
     r = tool("push.sh", "-t", "no-such-tag", layout, f"oci:{tmp_path / 'dest'}:t")
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+# --- image.sh -----------------------------------------------------------------------
+# Its real runs into Docker are docs pages' blocks (tests/docs: README's `tools/image.sh`,
+# docs/pong.md's `--program pong`); here, its bad input and podman.
+
+@pytest.mark.parametrize("args", [["--bogus"], ["--program"], ["--engine"], ["--engine", "rkt"],
+                                  ["--program", ""], ["pausle"]], ids=" ".join)
+def test_image_usage(args):
+    r = tool("image.sh", *args)
+    refused(r, "usage: tools/image.sh")
+    assert r.returncode == 2
+
+
+def test_image_unknown_program():
+    r = tool("image.sh", "--program", "nope")
+    refused(r, "no program 'nope'", "pausle")
+    assert r.returncode == 2
+
+
+def test_image_unsupported_arch(tmp_path):
+    """On a host whose `uname -m` is no row of the table: one line, exit 1, nothing built."""
+    (tmp_path / "uname").write_text("#!/bin/sh\necho mips64\n")
+    (tmp_path / "uname").chmod(0o755)
+    env = dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}")
+    r = subprocess.run([str(TOOLS / "image.sh")], capture_output=True, text=True, timeout=60, env=env)
+    refused(r, "mips64", "no row", "x86_64")
+    assert r.returncode == 1
+
+
+def test_image_loads_into_podman(tmp_path):
+    """--engine podman: the image lands in podman's storage (a private one here) under
+    Cargo.toml's name, and image.sh prints that name."""
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path}/root"\nrunroot = "{tmp_path}/run"\n')
+    # No systemd on the CI machine: podman's events go to a file, as tests/runtimes has it.
+    (tmp_path / "containers.conf").write_text('[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n')
+    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf), CONTAINERS_CONF=str(tmp_path / "containers.conf"))
+    r = subprocess.run([str(TOOLS / "image.sh"), "--engine", "podman", "--program", "pong"],
+                       capture_output=True, text=True, timeout=600, env=env)
+    ref = f"{manifest.image(name='pong')}:{manifest.version()}"
+    assert r.returncode == 0 and r.stdout == f"{ref}\n", r.stdout + r.stderr
+    listed = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                            capture_output=True, text=True, timeout=60, env=env)
+    assert listed.stdout.split() == [ref], listed.stdout + listed.stderr
