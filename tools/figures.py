@@ -13,7 +13,8 @@ from the same source, so no two can disagree. tools/check.sh's budget stage runs
 `--check` after the build, so a changed binary or result fails CI until the pages are
 regenerated. Standard library only.
 
-Usage: figures.py [--check]   rewrite every block (--check: exit 1 if any differs)
+Usage: figures.py [--check] [PAGE...]   rewrite every block of README.md and docs/*.md,
+       or of the PAGEs (--check: exit 1 if any block differs)
 """
 
 import json
@@ -116,27 +117,25 @@ def render(text: str, where: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if argv not in ([], ["--check"]):
-        print(__doc__.split("\n\n")[-1], file=sys.stderr)
+    check = argv[:1] == ["--check"]
+    paths = [Path(a) for a in argv[check:]]
+    if any(a.startswith("-") for a in argv[check:]):
+        print("usage: figures.py [--check] [PAGE...]", file=sys.stderr)
         return 2
     stale = []
-    for page in pages(ROOT):
+    for page in paths or pages(ROOT):
         text = page.read_text()
-        new = render(text, str(page.relative_to(ROOT)))
+        new = render(text, str(page))
         if new != text:
-            stale.append(page.relative_to(ROOT))
-            if not argv:
+            stale.append(str(page))
+            if not check:
                 page.write_text(new)
-    if argv and stale:
-        print(f"figures: {', '.join(map(str, stale))} differ from {RESULTS.relative_to(ROOT)} and "
-              f"{OUT}: regenerate with `python3 tools/figures.py`", file=sys.stderr)
-        return 1
-    if stale and not argv:
-        print(f"figures: rewrote {', '.join(map(str, stale))}")
-    else:
-        print("figures: every block matches its source")
+    if check and stale:
+        raise cli.Refused(f"{', '.join(stale)}: differ from {RESULTS} and {OUT}: "
+                          "regenerate with `python3 tools/figures.py`")
+    print(f"figures: rewrote {', '.join(stale)}" if stale and not check
+          else "figures: every block matches its source")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(cli.run("figures", main, sys.argv[1:]))
