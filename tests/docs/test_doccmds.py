@@ -96,10 +96,14 @@ def docker(*args: str, check: bool = True) -> str:
 def engine():
     """Docker, with the two images' tags as they were put back at the end and the
     blocks' containers removed."""
+    names = ("p", "pong", "pausle-seccomp")  # the containers the blocks name
+    there = [n for n in names if docker("container", "inspect", n, check=False)]
+    if there:
+        pytest.fail(f"containers {', '.join(there)} exist already: the docs' blocks use these names")
     before = {ref: docker("image", "inspect", "-f", "{{.Id}}", ref, check=False) or None
               for ref in (REF, PONG_REF)}
     yield
-    docker("rm", "-f", "p", "pong", "pausle-seccomp", check=False)
+    docker("rm", "-f", *names, check=False)
     for ref, image_id in before.items():
         if image_id:
             docker("tag", image_id, ref)
