@@ -165,12 +165,14 @@ def test_mkimage_loads_and_passes_checkimage(scratch, engine):
 
 
 def test_index_of_every_row(scratch):
-    block(DOCS / "images.md", "index", scratch)
+    p = block(DOCS / "images.md", "index", scratch)
     index = json.loads((scratch / "oci" / "index.json").read_text())
     (entry,) = index["manifests"]
     blob = scratch / "oci" / "blobs" / "sha256" / entry["digest"].split(":")[1]
-    platforms = [m["platform"]["architecture"] for m in json.loads(blob.read_text())["manifests"]]
-    assert platforms == [t["oci-arch"] for t in manifest.targets()]
+    platforms = [m["platform"]["architecture"] + "/" + m["platform"].get("variant", "")
+                 for m in json.loads(blob.read_text())["manifests"]]
+    assert platforms == [t["oci-arch"] + "/" + t.get("oci-variant", "") for t in manifest.targets()]
+    assert p.stdout.strip().endswith(entry["digest"])  # mkindex prints the index digest
 
 
 def test_table_and_budget(scratch):
