@@ -96,8 +96,9 @@ def docker(*args: str, check: bool = True) -> str:
 def engine():
     """Docker, with the two images' tags as they were put back at the end and the
     blocks' containers removed."""
-    names = ("p", "pong", "pausle-seccomp")  # the containers the blocks name
-    there = [n for n in names if docker("container", "inspect", n, check=False)]
+    names = ("pausle", "pong", "pausle-seccomp")  # the containers the blocks name
+    there = [n for n in names if subprocess.run(["docker", "container", "inspect", n],
+                                                 capture_output=True, timeout=60).returncode == 0]
     if there:
         pytest.fail(f"containers {', '.join(there)} exist already: the docs' blocks use these names")
     before = {ref: docker("image", "inspect", "-f", "{{.Id}}", ref, check=False) or None
@@ -128,7 +129,7 @@ def readme_image(scratch, engine) -> subprocess.CompletedProcess:
 def test_readme_image_runs_and_stops_with_0(readme_image):
     out = readme_image.stdout.splitlines()
     # image.sh's reference, the container id, `docker stop`'s name, `docker wait`'s status, `docker rm`'s name.
-    assert out[0] == REF and out[2:] == ["p", "0", "p"], readme_image.stdout
+    assert out[0] == REF and out[2:] == ["pausle", "0", "pausle"], readme_image.stdout
     assert f"Loaded image: {REF}" in readme_image.stderr
 
 
