@@ -35,7 +35,7 @@
     };
 
   # rust-src's lib/rustlib/src/rust/library/Cargo.lock, as the pinned toolchain
-  # ships it (README, "Pins and how to update them").
+  # ships it (docs/nix.md, "Pins and how to update them").
   stdLock = ./std.Cargo.lock;
 
   # What every cargo run for the host shares: the behaviour suite and the host lints.

@@ -59,7 +59,7 @@ use rt::elf::all_signals;
 /// best (`address!`).
 static WAITED_SIGNALS: [u8; rt::SIGSET_BYTES] = rt::WAITED_BYTES;
 
-/// The exit status when blocking the signals or waiting for them fails (README's
+/// The exit status when blocking the signals or waiting for them fails (docs/contract.md's
 /// contract): neither 0 (told to stop) nor 2 (usage).
 const FAILED: i32 = 3;
 /// What `rt_sigtimedwait` returns when a signal that it does not wait for interrupted

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (README "Test"): everything CI checks, in order. Stages can be
+# The one test command (docs/building.md): everything CI checks, in order. Stages can be
 # picked for a quicker loop: `tools/check.sh build suite`. Needs the tools .ci/run
 # installs (Debian bookworm's rustc-web, cargo-web, rust-web-src, rust-web-clippy,
 # lld-22, qemu-user-static, ...).
@@ -9,34 +9,9 @@ root=$PWD
 out=${PAUSLE_OUT:-$root/target/out}
 export PAUSLE_OUT=$out
 
-# The musl targets build with Debian's toolchain and -Zbuild-std=core (it ships the
-# standard library's source; no prebuilt musl rust-std is needed). The flake builds
-# the same sources with fenix's prebuilt rust-std instead.
-#
-# .cargo/config.toml links with `rust-lld`, which an official toolchain (rustup's,
-# fenix's) ships in its sysroot and rustc finds there by itself. Debian's rustc has no
-# rust-lld; Debian's lld-22 is the same linker (one multi-call binary that rustc drives
-# with `-flavor gnu`), installed only under its versioned names. So when the sysroot
-# has none, a link named rust-lld in the build's own tool folder is put first on PATH.
-lld_dir() {
-  local sysroot host
-  sysroot=$(/usr/bin/rustc --print sysroot)
-  host=$(/usr/bin/rustc -vV | sed -n 's/^host: //p')
-  [ -x "$sysroot/lib/rustlib/$host/bin/rust-lld" ] && return 0
-  local lld dir=$root/target/tools/bin
-  lld=$(command -v lld-22 || command -v lld) || {
-    echo "check.sh: no rust-lld in $sysroot and no lld-22 on PATH (apt-get install lld-22)" >&2
-    return 1
-  }
-  mkdir -p "$dir"
-  ln -sfn "$lld" "$dir/rust-lld"
-  printf '%s:' "$dir"
-}
-lld_path=$(lld_dir)
-std_cargo() { PATH=$lld_path/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 /usr/bin/cargo "$@"; }
-build_std=(-Zbuild-std=core)
-
-field() { python3 tools/manifest.py "$@"; }
+# The musl build (lld_dir, std_cargo, build_std) and `field`, shared with tools/image.sh.
+# shellcheck source=tools/lib.sh
+. tools/lib.sh
 # The crate's programs (Cargo.toml's [[bin]]s): each is built, compared and budgeted.
 programs=$(field --programs)
 host_arch=$(uname -m)
@@ -92,6 +67,8 @@ stage_budget() {
     for prog in $programs; do bins+=("$out/$prog-$arch"); done
   done
   python3 tools/budget.py "${bins[@]}"
+  say "figures in README and docs/: the built sizes and bench/results/results.json"
+  python3 tools/figures.py --check
 }
 
 # Whether the kernel runs `bin` of `arch` itself (x86_64 runs i686) rather than through
@@ -185,8 +162,13 @@ stage_tools() {
   pytest_suite tests/tools
 }
 
+stage_docs() {
+  say "docs: every command block of README.md and docs/ runs, or says why not"
+  pytest_suite tests/docs
+}
+
 stage_bench() {
-  say "benchmark, smoke run (the full run is README's command)"
+  say "benchmark, smoke run (the full run is docs/benchmarks.md's command)"
   python3 bench/run.py --quick --out target/bench-smoke
   say "pong against nginx and hyper, smoke run: wrk only, every status 200, pong's statuses = nginx's"
   # pong's binary comes from the build stage.
@@ -194,7 +176,7 @@ stage_bench() {
   python3 bench/run.py --pong-check-readme
 }
 
-all=(lint build budget suite pong nix docker index runtimes deploy seccomp tools bench)
+all=(lint build budget suite pong nix docker index runtimes deploy seccomp tools docs bench)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all[@]}")
 for s in "${stages[@]}"; do

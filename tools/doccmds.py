@@ -5,8 +5,11 @@ A fenced block is named by an HTML comment on the line just before its fence:
     <!-- run: podman-stop -->          a test runs this block (tests/ look it up by name)
     <!-- not-run: needs a cluster -->  no test runs it; the reason is one of NOT_RUN
 
-Every fenced block of a checked page must carry one of the two; `check` says which do
-not, and which names no test asks for. Standard library only.
+Every command block of a checked page (a fence whose language is one of COMMAND_LANGS,
+or none) must carry one of the two; other blocks (yaml, toml, ...) may, when a test
+reads them. `problems` says which do not, and which names no test asks for. The pages
+are README.md and docs/*.md (`pages`); tests/docs checks them all and runs the quick
+blocks, tests/runtimes runs docs/runtimes.md's. Standard library only.
 
 Usage: doccmds.py list FILE        one line per block: line, kind, name or reason
        doccmds.py show FILE NAME   the text of the block named NAME
@@ -22,9 +25,13 @@ NOT_RUN = {
     "needs a cluster": "a Kubernetes node or cluster; CI has none",
     "needs a registry": "a registry on the network; CI reaches none but a local one",
     "needs Nix": "a Nix build; CI can only evaluate the flake",
-    "long-running": "minutes of soak; run by hand, not in CI's budget",
+    "long-running": "minutes: a whole CI run, suite, soak or full benchmark; the suites run "
+                    "in their own check.sh stages, the rest by hand",
     "untested runtime": "a runtime version this machine does not have (named in the text)",
 }
+
+# Fence languages that are shell commands; a fence without one counts as commands too.
+COMMAND_LANGS = {"", "sh", "bash", "shell", "console"}
 
 MARK = re.compile(r"^<!--\s*(run|not-run):\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)")
@@ -60,6 +67,20 @@ def blocks(path: Path) -> list[Block]:
     return found
 
 
+def pages(root: Path) -> list[Path]:
+    """The checked pages: README.md and every docs/*.md."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def asked_by(suite: Path) -> set[str]:
+    """Block names a test suite asks for: every quoted literal in its Python source
+    (its fixtures and tests look blocks up by literal name)."""
+    names = set()
+    for f in Path(suite).glob("*.py"):
+        names |= set(re.findall(r'"([a-z0-9][a-z0-9-]*)"', f.read_text()))
+    return names
+
+
 def named(path: Path, name: str) -> str:
     """The text of the one block marked `run: name`."""
     hits = [b for b in blocks(path) if b.kind == "run" and b.label == name]
@@ -69,12 +90,14 @@ def named(path: Path, name: str) -> str:
 
 
 def problems(path: Path, asked: set[str]) -> list[str]:
-    """Unmarked blocks, unknown reasons, duplicate names, and names nobody asks for."""
+    """Unmarked command blocks, unknown reasons, duplicate names, and names nobody asks
+    for."""
     out, seen = [], set()
     for b in blocks(path):
         where = f"{path}:{b.line}"
         if b.kind is None:
-            out.append(f"{where}: block has neither a run: nor a not-run: marker")
+            if b.lang in COMMAND_LANGS:
+                out.append(f"{where}: command block has neither a run: nor a not-run: marker")
         elif b.kind == "not-run" and b.label not in NOT_RUN:
             out.append(f"{where}: not-run reason {b.label!r} is not one of {sorted(NOT_RUN)}")
         elif b.kind == "run":

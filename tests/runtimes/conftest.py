@@ -140,7 +140,7 @@ def guide_text(name: str) -> str:
 
 # ---------------------------------------------------------------------------------
 # Images: the docker-archive for this host and the OCI index (layout and archive) of
-# every row, built by the repository's tools as README says.
+# every row, built by the repository's tools as docs/images.md says.
 
 def _binary(arch: str) -> Path:
     path = OUT / f"pausle-{arch}"

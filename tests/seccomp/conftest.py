@@ -34,7 +34,7 @@ import manifest  # noqa: E402
 
 PROFILE = ROOT / "deploy" / "seccomp" / "pausle.json"
 OUT = Path(os.environ.get("PAUSLE_OUT") or ROOT / "target" / "out")
-# Starts per runtime, arch and mode; CI keeps it small, a soak sets more (README).
+# Starts per runtime, arch and mode; CI keeps it small, a soak sets more (docs/kubernetes.md).
 ROUNDS = int(os.environ.get("PAUSLE_SECCOMP_ROUNDS", "2"))
 
 # libseccomp's name for each Cargo.toml arch, and the native one of this host.

@@ -8,7 +8,7 @@ status 0; and the probe, a static program that makes one call pausle never makes
 EPERM under the profile and not without it. Start loops run while every core is busy.
 containerd reads the file as runtime-spec JSON, not Docker's format: it ignores archMap,
 so its filter covers the node's native arch only (see test_containerd_*).
-PAUSLE_SECCOMP_ROUNDS sets the starts per case (CI: 2; README has the soak command).
+PAUSLE_SECCOMP_ROUNDS sets the starts per case (CI: 2; docs/kubernetes.md has the soak command).
 """
 
 import pytest
@@ -151,7 +151,7 @@ def test_containerd_ignores_archmap(binaries, ctr):
 
 
 def test_versions_tested():
-    """Every runtime is there and says its version (`-s` prints them; README records
+    """Every runtime is there and says its version (`-s` prints them; docs/kubernetes.md records
     the ones last tested)."""
     for cmd in (["runc", "--version"], ["crun", "--version"], ["podman", "--version"],
                 ["containerd", "--version"],
