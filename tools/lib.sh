@@ -22,7 +22,9 @@ lld_dir() {
     return 1
   }
   mkdir -p "$dir"
-  ln -sfn "$lld" "$dir/rust-lld"
+  # Replaced only when it points elsewhere: two builds starting at once must not race to
+  # re-create the same link.
+  [ "$(readlink "$dir/rust-lld")" = "$lld" ] || ln -sfn "$lld" "$dir/rust-lld"
   printf '%s:' "$dir"
 }
 lld_path=$(lld_dir)
