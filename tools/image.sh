@@ -38,8 +38,11 @@ fi
 
 # shellcheck source=tools/lib.sh
 . tools/lib.sh
-if ! field --programs | grep -qx -- "$program"; then
-  echo "image.sh: no program '$program' in Cargo.toml (programs: $(field --programs | paste -sd ' '))" >&2
+# The list in full first: `field ... | grep -q` would stop reading at the first match,
+# and under pipefail manifest.py's broken pipe would then read as "no such program".
+programs=$(field --programs)
+if ! grep -qx -- "$program" <<<"$programs"; then
+  echo "image.sh: no program '$program' in Cargo.toml (programs: $(paste -sd ' ' <<<"$programs"))" >&2
   exit 2
 fi
 host=$(uname -m)
