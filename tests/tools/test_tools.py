@@ -388,6 +388,25 @@ def test_figures_writes_then_checks(tmp_path):
     refused(tool("figures.py", "--check", page), "differ")
 
 
+def test_pong_readme_is_a_figures_block(tmp_path):
+    """bench/run.py --pong-check-readme is figures.py's check of the pong-bench block: the
+    committed page passes; a changed median in a copy of it fails, with one line."""
+    assert subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--pong-check-readme"],
+                          capture_output=True, text=True, timeout=60).returncode == 0
+    doc = json.loads((ROOT / "bench" / "results" / "pong-results.json").read_text())
+    rss = f"{doc['summary']['pong']['memory_idle']['rss_kib']['median']:,.0f}"
+    text = (ROOT / "docs" / "benchmarks.md").read_text()
+    block = text[text.index("<!-- figures: pong-bench"):]
+    block = block[:block.index("<!-- figures: end -->\n") + len("<!-- figures: end -->\n")]
+    page = tmp_path / "p.md"
+    page.write_text(block)
+    assert tool("figures.py", "--check", page).returncode == 0
+    row = next(line for line in block.splitlines() if line.startswith("| **pong** |"))
+    assert f" {rss} |" in row, row
+    page.write_text(block.replace(row, row.replace(f" {rss} |", f" {rss}0 |", 1)))
+    refused(tool("figures.py", "--check", page), "differ")
+
+
 def test_figures_unknown_kind(tmp_path):
     refused(tool("figures.py", "--check", figures_page(tmp_path, kind="nope")), "unknown figures block 'nope'")
 
