@@ -447,17 +447,27 @@ def measure(name: str, binary: Path, tmp: Path, args) -> dict:
         srv.stop()
 
 
+def watched_wrk(srv: Server, watcher: list[str], duration: float, interrupt: bool) -> tuple[dict, str]:
+    """wrk against `srv` while `watcher` (perf, strace) is attached to it: wrk's result and
+    the watcher's stderr. `interrupt`: the watcher runs until SIGINT (else it ends itself)."""
+    tool = subprocess.Popen(watcher, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)  # attached before the load starts
+    w = wrk(srv, duration, count=False)
+    if interrupt:
+        tool.send_signal(signal.SIGINT)
+    _, err = tool.communicate()
+    # strace prints its count and then dies of the SIGINT it was sent, as it should.
+    if tool.returncode not in ((0, -signal.SIGINT) if interrupt else (0,)):
+        raise BenchError(f"{srv.name}: {watcher[0]} failed ({tool.returncode}): {err.strip()[-300:]}")
+    return w, err
+
+
 def perf_shares(srv: Server, duration: float, tmp: Path) -> dict:
     """Percent of the server's CPU samples per DSO over a wrk run (see --profile)."""
     data = tmp / f"perf-{srv.name}.data"
-    rec = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-o", str(data),
-                            "-p", ",".join(map(str, srv.pids())), "--", "sleep", f"{duration + 1:g}"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
-    w = wrk(srv, duration, count=False)
-    _, err = rec.communicate()
-    if rec.returncode != 0:
-        raise BenchError(f"{srv.name}: perf record failed ({rec.returncode}): {err.strip()[-300:]}")
+    w, _ = watched_wrk(srv, ["perf", "record", "-q", "-e", "cpu-clock", "-F", "4000", "-o", str(data),
+                             "-p", ",".join(map(str, srv.pids())), "--", "sleep", f"{duration + 1:g}"],
+                       duration, interrupt=False)
     rep = base.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso"], check=False)
     shares: dict[str, float] = {}
     for pct, dso in re.findall(r"^\s*([\d.]+)%\s+(\S+)\s*$", rep.stdout, re.M):
@@ -474,12 +484,8 @@ def perf_shares(srv: Server, duration: float, tmp: Path) -> dict:
 def syscalls_per_request(srv: Server, duration: float) -> dict:
     """`strace -c -f` of the server over a wrk run: each system call's count per request
     (strace slows the server down; only the counts are kept)."""
-    tr = subprocess.Popen(["strace", "-c", "-f", *[a for p in srv.pids() for a in ("-p", str(p))]],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
-    w = wrk(srv, duration, count=False)
-    tr.send_signal(signal.SIGINT)
-    _, err = tr.communicate()
+    w, err = watched_wrk(srv, ["strace", "-c", "-f", *[a for p in srv.pids() for a in ("-p", str(p))]],
+                         duration, interrupt=True)
     calls = {name: int(n) for n, name in re.findall(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", err, re.M)
              if name != "total"}
     if not calls:
@@ -495,14 +501,14 @@ def profile(bins: dict[str, Path], args, full_argv: list[str]) -> int:
         raise BenchError(f"{src}: missing; --profile adds to a full run's results")
     doc = json.loads(src.read_text())
     prof = {"command": shlex.join(["python3", "bench/run.py", *full_argv]), "date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "duration": args.duration, "contenders": {}}
+            "duration": args.duration, "strace_duration": min(args.duration, 3), "contenders": {}}
     with tempfile.TemporaryDirectory(prefix="pong-profile-") as d:
         for n in args.contenders:
             srv = Server(n, bins[n], Path(d))
             try:
                 srv.start()
                 prof["contenders"][n] = r = perf_shares(srv, args.duration, Path(d))
-                r["syscalls_per_request"] = syscalls_per_request(srv, min(args.duration, 3))
+                r["syscalls_per_request"] = syscalls_per_request(srv, prof["strace_duration"])
                 srv.alive()
             finally:
                 srv.stop()
@@ -522,7 +528,7 @@ def profile_text(doc: dict) -> str:
         f"`{prof['command']}` ({prof['date']}): `perf record -e cpu-clock` of the server's processes "
         f"over a `wrk -t1 -c64 -d{prof['duration']:g}s` run, the samples summed per DSO (`perf report "
         "--sort dso`); then the system calls per request, from `strace -c -f` of the server over a "
-        "3-second wrk run (strace slows it; only the counts are kept). The kernel's share is its TCP "
+        f"{prof['strace_duration']:g}-second wrk run (strace slows it; only the counts are kept). The kernel's share is its TCP "
         "path for those calls.\n",
         md_table(["contender", "kernel (%)", "own code (%)", "libraries and the rest (%)", "req per server CPU-s",
                   "system calls per request (those above 0.01)"],
@@ -657,7 +663,7 @@ def readme_block(doc: dict) -> str:
         readme_table(doc),
     ]
     if doc.get("host_floor"):
-        lines.append(floor_text(doc, m))
+        lines.append(floor_text(doc))
     if doc["goals"]:
         lines.append("Goals, as ratios from this run:\n")
         lines.append(goals_text(doc["goals"]))
@@ -670,8 +676,8 @@ def readme_block(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def floor_text(doc: dict, m: dict) -> str:
-    f = doc["host_floor"]
+def floor_text(doc: dict) -> str:
+    f, m = doc["host_floor"], doc["meta"]
     q = " / ".join(f"{f[k]['median']:.3f}" for k in ("p50_ms", "p99_ms", "p99.9_ms", "max_ms"))
     return (f"The host's own floor (ms): a thread on CPU {SERVER_CPU} that only sleeps to 1 ms ticks "
             f"for {m['latency_duration']:g} s each round wakes late by p50 / p99 / p99.9 / max {q} "
@@ -719,7 +725,7 @@ def markdown(doc: dict) -> str:
             ),
         ]
         if doc.get("host_floor"):
-            out.append(floor_text(doc, m))
+            out.append(floor_text(doc))
         if "latency_delay_1ms" in S.get("pong", {}):
             rows = []
             for label, key in (("GET /", "latency"), ("?size=1024", "latency_size_1024"), ("?delay=1ms", "latency_delay_1ms")):
@@ -844,9 +850,9 @@ def chart(doc: dict, path: Path) -> None:
     bars(ax[1], "requests per server CPU-second\n(utime+stime over the wrk run)", "wrk/rps_per_cpu_second", "{:,.0f}")
     bars(ax[2], "start: exec to first 200 (ms, log)", "start_ms", "{:.2f}", log=True)
     have_latency = any(get(n, "latency/64/p99_ms") for n in names)
+    floor = doc.get("host_floor", {})
     for i, c in enumerate(CONNS):
         if have_latency:
-            floor = doc.get("host_floor", {})
             grouped(ax[3 + i], f"latency at {m['rate']}/s, {c} conn{'s' if c > 1 else ''}\n(ms, log; oha --latency-correction)"
                     + ("\nlines: the host floor p99 (dashed), p99.9 (dotted)" if floor else ""),
                     [(q, f"latency/{c}/{q}_ms") for q in ("p50", "p99", "p99.9")], "{:.3f}", room=400)
@@ -1069,7 +1075,6 @@ def bench(pong: Path | None, args, full_argv: list[str]) -> int:
         "summary": summary,
         "goals": goals(summary),
         "host_floor": summarise(floor) if floor else {},
-        "host_floor_rounds": floor,
         "sizes": sizes_,
         "statuses": {n: rs[-1]["statuses"] for n, rs in rounds.items()},
         "rounds": rounds,
