@@ -15,7 +15,9 @@ Usage: doccmds.py list FILE        one line per block: line, kind, name or reaso
        doccmds.py show FILE NAME   the text of the block named NAME
 """
 
+import os
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +89,15 @@ def named(path: Path, name: str) -> str:
     if len(hits) != 1:
         raise LookupError(f"{path}: {len(hits)} blocks marked 'run: {name}', want 1")
     return hits[0].text
+
+
+def run(path: Path, name: str, cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs the block marked `run: name` as written: `bash -euo pipefail`, in `cwd`,
+    with `env` added to this process's environment; its output captured."""
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", named(path, name)], cwd=cwd,
+                          env=dict(os.environ, **(env or {})), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def problems(path: Path, asked: set[str]) -> list[str]:

@@ -77,11 +77,9 @@ def scratch(tmp_path_factory) -> Path:
 
 def block(page: Path, name: str, cwd: Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs the block marked `run: name` on the page, as written."""
-    text = doccmds.named(page, name)
-    p = subprocess.run(["bash", "-euo", "pipefail", "-c", text], cwd=cwd, capture_output=True,
-                       text=True, timeout=timeout)
+    p = doccmds.run(page, name, cwd, timeout=timeout)
     if check and p.returncode != 0:
-        pytest.fail(f"{page.name} block {name!r} exited {p.returncode}:\n{text}\n{p.stdout}\n{p.stderr}")
+        pytest.fail(f"{page.name} block {name!r} exited {p.returncode}:\n{doccmds.named(page, name)}\n{p.stdout}\n{p.stderr}")
     return p
 
 

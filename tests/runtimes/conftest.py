@@ -125,12 +125,9 @@ def zombies_of(pid: int) -> list[int]:
 def guide_sh(name: str, cwd: Path, env: dict[str, str] | None = None,
              check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     """Runs the docs/runtimes.md block marked `run: name` with bash -euo pipefail."""
-    text = doccmds.named(GUIDE, name)
-    full = dict(os.environ, **(env or {}))
-    p = subprocess.run(["bash", "-euo", "pipefail", "-c", text], cwd=cwd, env=full,
-                       capture_output=True, text=True, timeout=timeout)
+    p = doccmds.run(GUIDE, name, cwd, env, timeout)
     if check and p.returncode != 0:
-        pytest.fail(f"guide block {name!r} exited {p.returncode}:\n{text}\n{p.stdout}\n{p.stderr}")
+        pytest.fail(f"guide block {name!r} exited {p.returncode}:\n{doccmds.named(GUIDE, name)}\n{p.stdout}\n{p.stderr}")
     return p
 
 
